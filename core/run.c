@@ -1,0 +1,593 @@
+/* core/run.c - the executor (run.h).
+ *
+ * Everything happens on the loop thread.  The run keeps a queue of mapped
+ * batches, at most max_in_flight long: when it is full the source is
+ * paused, and it is resumed once the queue has drained to half.  The
+ * destination sees one call at a time (open, write, write, ..., commit), so
+ * batches are written in the order the source emitted them.
+ *
+ * A run ends (finish) only when nothing is outstanding: the source has
+ * called source_done, the destination has no call in flight, and neither
+ * instance has a work item or timer left.  Only then are the plugins'
+ * fini called, so no callback ever reaches a freed instance. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "instance.h"
+#include "log.h"
+#include "mapping.h"
+#include "run.h"
+#include "sluice/buf.h"
+#include "state.h"
+
+struct run {
+  uv_loop_t *loop;
+  struct pipeline_file *pf;
+  struct pipeline *p;
+  char id[64];
+  int64_t start_us;
+  int lock_fd;
+  run_done_cb on_done;
+  void *on_done_arg;
+
+  uv_timer_t finish_timer; /* defers the end out of plugin callbacks */
+
+  struct sluice_instance src;
+  struct sluice_instance dst;
+  struct mapping *map;
+
+  struct sluice_batch **queue; /* ring of mapped batches */
+  size_t qcap, qhead, qlen;
+
+  int src_running;   /* source_start succeeded, source_done not yet */
+  int src_paused;
+  int src_stop_sent;
+  int dst_opened;
+  int dst_busy;      /* a destination call is in flight */
+  int dirty;         /* written since the last commit */
+  int failed;
+  int stopping;
+  int finishing;
+
+  char *written_checkpoint;   /* of the last batch written */
+  char *saved_checkpoint;     /* the last one saved */
+
+  uint64_t rows_read, rows_delivered, rows_deleted;
+  uint64_t src_counts[4], dst_counts[4]; /* kept from the instances' end */
+  struct sluice_error err;
+};
+
+static void pump(struct run *r);
+static void try_finish(struct run *r);
+
+uv_loop_t *run_loop(struct run *r) { return r->loop; }
+const char *run_id_of(struct run *r) { return r->id; }
+const char *run_base_dir(struct run *r) { return r->pf->base_dir; }
+int run_is_stopping(struct run *r) { return r->stopping || r->failed; }
+
+void run_batch_limits(struct run *r, size_t *rows, size_t *bytes)
+{
+  *rows = r->p->batch_rows ? r->p->batch_rows : SLUICE_BATCH_DEFAULT_ROWS;
+  *bytes = r->p->batch_bytes ? r->p->batch_bytes : SLUICE_BATCH_DEFAULT_BYTES;
+}
+
+static int64_t now_us(void)
+{
+  struct timeval tv;
+  gettimeofday(&tv, NULL);
+  return (int64_t)tv.tv_sec * 1000000 + tv.tv_usec;
+}
+
+static void make_run_id(struct run *r)
+{
+  time_t t = (time_t)(r->start_us / 1000000);
+  struct tm tm;
+  unsigned rnd;
+  FILE *f = fopen("/dev/urandom", "rb");
+
+  if (f == NULL || fread(&rnd, sizeof rnd, 1, f) != 1)
+    rnd = (unsigned)r->start_us ^ (unsigned)getpid();
+  if (f != NULL)
+    fclose(f);
+  gmtime_r(&t, &tm);
+  snprintf(r->id, sizeof r->id, "%04d%02d%02dT%02d%02d%02dZ-%04x",
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+           tm.tm_min, tm.tm_sec, rnd & 0xffff);
+}
+
+/* The first failure is the one reported; later ones are consequences. */
+static void fail(struct run *r, const struct sluice_error *err)
+{
+  if (!r->failed) {
+    r->failed = 1;
+    if (err != NULL && err->code != 0)
+      r->err = *err;
+    else
+      sluice_error_set(&r->err, SLUICE_EIO, 0, "failed (no reason given)");
+    log_msg(SLUICE_LOG_ERROR, r->p->name, "%s", r->err.message);
+  }
+  /* Drop what is queued: it will never be written.  The head stays while
+   * the destination is writing it: on_written still needs it. */
+  while (r->qlen > (r->dst_busy && r->dst_opened ? 1u : 0u)) {
+    size_t last = (r->qhead + r->qlen - 1) % r->qcap;
+    sluice_batch_unref(r->queue[last]);
+    r->qlen--;
+  }
+  if (r->src_running && !r->src_stop_sent) {
+    r->src_stop_sent = 1;
+    r->src.desc->source_stop(&r->src, r->src.ctx);
+  }
+  try_finish(r);
+}
+
+/* --- checkpoint ---------------------------------------------------------- */
+
+static char *checkpoint_path(struct run *r)
+{
+  struct sluice_buf b = SLUICE_BUF_INIT;
+  sluice_buf_printf(&b, "%s/%s.checkpoint.json", r->pf->state_dir, r->p->name);
+  return b.data;
+}
+
+static int load_checkpoint(struct run *r, char **out, struct sluice_error *err)
+{
+  char *path = checkpoint_path(r), *data;
+  size_t len;
+  json_error_t jerr;
+  json_t *root, *cp;
+  int rc;
+
+  *out = NULL;
+  rc = state_read_file(path, &data, &len, err);
+  if (rc == SLUICE_ENOTFOUND) {
+    free(path);
+    memset(err, 0, sizeof *err);
+    return 0;
+  }
+  if (rc < 0) {
+    free(path);
+    return rc;
+  }
+  root = json_loadb(data, len, 0, &jerr);
+  free(data);
+  cp = json_object_get(root, "checkpoint");
+  if (root == NULL || (cp != NULL && !json_is_string(cp) && !json_is_null(cp))) {
+    rc = sluice_error_set(err, SLUICE_EDATA, 0,
+                          "%s: not a checkpoint file (%s); move it away to "
+                          "start from the beginning",
+                          path, root ? "no \"checkpoint\" string" : jerr.text);
+  } else if (json_is_string(cp)) {
+    *out = strdup(json_string_value(cp));
+  }
+  json_decref(root);
+  free(path);
+  return rc;
+}
+
+static int save_checkpoint(struct run *r, struct sluice_error *err)
+{
+  char *path, *text;
+  json_t *root;
+  int rc;
+
+  if (r->written_checkpoint == NULL ||
+      (r->saved_checkpoint != NULL &&
+       strcmp(r->saved_checkpoint, r->written_checkpoint) == 0))
+    return 0;
+  root = json_pack("{s:i, s:s, s:s, s:s}", "version", 1, "pipeline",
+                   r->p->name, "run_id", r->id, "checkpoint",
+                   r->written_checkpoint);
+  text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(root);
+  path = checkpoint_path(r);
+  if (text == NULL || path == NULL) {
+    free(text);
+    free(path);
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  }
+  rc = state_write_atomic(path, text, strlen(text), err);
+  free(text);
+  free(path);
+  if (rc == 0) {
+    free(r->saved_checkpoint);
+    r->saved_checkpoint = strdup(r->written_checkpoint);
+  }
+  return rc;
+}
+
+/* --- the destination chain ------------------------------------------------ */
+
+static void on_committed(void *arg, int status, const struct sluice_error *err)
+{
+  struct run *r = arg;
+  struct sluice_error serr = {0};
+
+  r->dst_busy = 0;
+  if (status < 0) {
+    fail(r, err);
+    return;
+  }
+  r->dirty = 0;
+  if (save_checkpoint(r, &serr) < 0) {
+    fail(r, &serr);
+    return;
+  }
+  pump(r);
+}
+
+static void commit(struct run *r)
+{
+  struct sluice_error err = {0};
+  int rc;
+
+  r->dst_busy = 1;
+  rc = r->dst.desc->dest_commit(&r->dst, r->dst.ctx, on_committed, r, &err);
+  if (rc < 0) {
+    r->dst_busy = 0;
+    fail(r, &err);
+  }
+}
+
+static void on_written(void *arg, int status, const struct sluice_error *err)
+{
+  struct run *r = arg;
+  struct sluice_batch *b = r->queue[r->qhead];
+  const char *cp = sluice_batch_checkpoint(b);
+  size_t n = sluice_batch_nrows(b);
+
+  r->dst_busy = 0;
+  r->qhead = (r->qhead + 1) % r->qcap;
+  r->qlen--;
+  if (status < 0) {
+    sluice_batch_unref(b);
+    fail(r, err);
+    return;
+  }
+  r->rows_delivered += n;
+  for (size_t i = 0; i < n; i++)
+    if (sluice_batch_op(b, i) == SLUICE_OP_DELETE)
+      r->rows_deleted++;
+  if (cp != NULL) {
+    free(r->written_checkpoint);
+    r->written_checkpoint = strdup(cp);
+  }
+  sluice_batch_unref(b);
+  r->dirty = 1;
+  if (r->src_paused && r->qlen <= r->p->max_in_flight / 2) {
+    r->src_paused = 0;
+    if (r->src_running)
+      r->src.desc->source_resume(&r->src, r->src.ctx);
+  }
+  pump(r);
+}
+
+static void on_opened(void *arg, int status, const struct sluice_error *err)
+{
+  struct run *r = arg;
+
+  r->dst_busy = 0;
+  if (status < 0) {
+    fail(r, err);
+    return;
+  }
+  r->dst_opened = 1;
+  pump(r);
+}
+
+static void pump(struct run *r)
+{
+  struct sluice_error err = {0};
+  int rc;
+
+  if (r->dst_busy || r->finishing)
+    return;
+  if (r->failed) {
+    try_finish(r);
+    return;
+  }
+  if (r->qlen > 0) {
+    struct sluice_batch *b = r->queue[r->qhead];
+    r->dst_busy = 1;
+    if (!r->dst_opened)
+      rc = r->dst.desc->dest_open(&r->dst, r->dst.ctx, sluice_batch_schema(b),
+                                  on_opened, r, &err);
+    else
+      rc = r->dst.desc->dest_write(&r->dst, r->dst.ctx, b, on_written, r,
+                                   &err);
+    if (rc < 0) {
+      r->dst_busy = 0;
+      fail(r, &err);
+    }
+    return;
+  }
+  if (!r->src_running && r->dirty) {
+    commit(r);
+    return;
+  }
+  try_finish(r);
+}
+
+/* --- the source side ------------------------------------------------------ */
+
+static int queue_push(struct run *r, struct sluice_batch *b)
+{
+  if (r->qlen == r->qcap) {
+    size_t cap = r->qcap ? r->qcap * 2 : 8;
+    struct sluice_batch **q = malloc(cap * sizeof *q);
+    if (q == NULL)
+      return SLUICE_ENOMEM;
+    for (size_t i = 0; i < r->qlen; i++)
+      q[i] = r->queue[(r->qhead + i) % r->qcap];
+    free(r->queue);
+    r->queue = q;
+    r->qcap = cap;
+    r->qhead = 0;
+  }
+  r->queue[(r->qhead + r->qlen) % r->qcap] = b;
+  r->qlen++;
+  return 0;
+}
+
+int run_emit(struct run *r, struct sluice_batch *b, struct sluice_error *err)
+{
+  struct sluice_batch *mapped;
+  int rc;
+
+  if (r->failed || !r->src_running) {
+    sluice_batch_unref(b);
+    return sluice_error_set(err, SLUICE_ECANCELED, 0, "the run is over");
+  }
+  if (r->map == NULL) {
+    rc = mapping_compile(r->p->mapping, r->p->mapping_path,
+                         sluice_batch_schema(b), &r->map, err);
+    if (rc < 0)
+      goto failed;
+  } else if (!mapping_accepts(r->map, sluice_batch_schema(b))) {
+    rc = sluice_error_set(err, SLUICE_EDATA, 0,
+                          "the source changed its fields in the middle of a "
+                          "run (a file with another header?)");
+    goto failed;
+  }
+  r->rows_read += sluice_batch_nrows(b);
+  rc = mapping_apply(r->map, b, &mapped, err);
+  if (rc < 0)
+    goto failed;
+  sluice_batch_unref(b);
+  if ((rc = queue_push(r, mapped)) < 0) {
+    sluice_batch_unref(mapped);
+    sluice_error_set(err, rc, 0, "out of memory");
+    fail(r, err);
+    return rc;
+  }
+  if (r->qlen >= r->p->max_in_flight && !r->src_paused) {
+    r->src_paused = 1;
+    r->src.desc->source_pause(&r->src, r->src.ctx);
+  }
+  pump(r);
+  return 0;
+failed:
+  sluice_batch_unref(b);
+  fail(r, err);
+  return rc;
+}
+
+void run_source_done(struct run *r, int status, const struct sluice_error *err)
+{
+  if (!r->src_running)
+    return;
+  r->src_running = 0;
+  if (status < 0) {
+    fail(r, err);
+    return;
+  }
+  pump(r);
+}
+
+/* --- the end ---------------------------------------------------------------- */
+
+static enum run_status final_status(struct run *r)
+{
+  if (r->failed)
+    return RUN_FAILED;
+  if (r->stopping)
+    return RUN_INTERRUPTED;
+  if (r->dst_counts[SLUICE_COUNT_REJECTED] +
+          r->src_counts[SLUICE_COUNT_REJECTED] > 0)
+    return RUN_REJECTED;
+  return RUN_SUCCEEDED;
+}
+
+static void write_run_record(struct run *r, enum run_status status)
+{
+  struct run_record rec;
+  struct sluice_error err = {0};
+  uint64_t rejected_dst = r->dst_counts[SLUICE_COUNT_REJECTED];
+
+  memset(&rec, 0, sizeof rec);
+  snprintf(rec.run_id, sizeof rec.run_id, "%s", r->id);
+  snprintf(rec.pipeline, sizeof rec.pipeline, "%s", r->p->name);
+  rec.start_us = r->start_us;
+  rec.end_us = now_us();
+  rec.status = status;
+  rec.rows_read = r->rows_read;
+  rec.rows_written =
+      r->rows_delivered > rejected_dst ? r->rows_delivered - rejected_dst : 0;
+  rec.rows_rejected = rejected_dst + r->src_counts[SLUICE_COUNT_REJECTED];
+  rec.rows_deleted = r->rows_deleted;
+  rec.bytes_in = r->src_counts[SLUICE_COUNT_BYTES_IN];
+  rec.bytes_out = r->dst_counts[SLUICE_COUNT_BYTES_OUT];
+  rec.api_calls = r->src_counts[SLUICE_COUNT_API_CALLS] +
+                  r->dst_counts[SLUICE_COUNT_API_CALLS];
+  /* Borrowed: the record is written and dropped here, never freed. */
+  rec.error = r->failed ? r->err.message : NULL;
+  rec.checkpoint = r->saved_checkpoint;
+  rec.source = (char *)r->p->source.plugin_name;
+  rec.destination = (char *)r->p->destination.plugin_name;
+  if (runlog_append(r->pf->state_dir, &rec, &err) < 0)
+    log_msg(SLUICE_LOG_ERROR, r->p->name, "run record not written: %s",
+            err.message);
+  log_msg(status == RUN_FAILED ? SLUICE_LOG_ERROR : SLUICE_LOG_INFO,
+          r->p->name,
+          "run %s %s: %" PRIu64 " read, %" PRIu64 " written, %" PRIu64
+          " rejected, %" PRIu64 " deleted in %.3fs",
+          r->id, run_status_name(status), rec.rows_read, rec.rows_written,
+          rec.rows_rejected, rec.rows_deleted,
+          (double)(rec.end_us - rec.start_us) / 1e6);
+}
+
+static void run_free(struct run *r)
+{
+  while (r->qlen > 0) {
+    sluice_batch_unref(r->queue[r->qhead]);
+    r->qhead = (r->qhead + 1) % r->qcap;
+    r->qlen--;
+  }
+  free(r->queue);
+  mapping_free(r->map);
+  free(r->written_checkpoint);
+  free(r->saved_checkpoint);
+  if (r->lock_fd >= 0)
+    state_unlock(r->lock_fd);
+  free(r);
+}
+
+/* Ends both plugin instances, keeping their counters for the record. */
+static void destroy_instances(struct run *r)
+{
+  memcpy(r->src_counts, r->src.counters, sizeof r->src_counts);
+  memcpy(r->dst_counts, r->dst.counters, sizeof r->dst_counts);
+  instance_destroy(&r->src);
+  instance_destroy(&r->dst);
+}
+
+static int can_finish(struct run *r)
+{
+  if (r->finishing || r->src_running || r->dst_busy || r->src.pending ||
+      r->dst.pending)
+    return 0;
+  /* A clean end needs the last batches committed first (pump does it). */
+  return r->failed || (r->qlen == 0 && !r->dirty);
+}
+
+static void on_finish_timer_closed(uv_handle_t *h)
+{
+  run_free(h->data);
+}
+
+/* Runs from the loop, never from inside a plugin's call: destroying an
+ * instance while its own callback is still on the stack is how
+ * use-after-free bugs are born. */
+static void on_finish_timer(uv_timer_t *t)
+{
+  struct run *r = t->data;
+  enum run_status status;
+
+  if (!can_finish(r))
+    return;
+  r->finishing = 1;
+  destroy_instances(r);
+  status = final_status(r);
+  write_run_record(r, status);
+  r->on_done(r->on_done_arg, status);
+  uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
+}
+
+static void try_finish(struct run *r)
+{
+  if (can_finish(r))
+    uv_timer_start(&r->finish_timer, on_finish_timer, 0, 0);
+}
+
+void run_instance_idle(struct run *r)
+{
+  if (r->failed || !r->src_running)
+    try_finish(r);
+}
+
+void run_stop(struct run *r)
+{
+  if (r->stopping || r->finishing)
+    return;
+  r->stopping = 1;
+  if (r->src_running && !r->src_stop_sent) {
+    r->src_stop_sent = 1;
+    r->src.desc->source_stop(&r->src, r->src.ctx);
+  }
+}
+
+/* --- start ------------------------------------------------------------------ */
+
+static int start_failed(struct run *r, struct sluice_error *err)
+{
+  /* Nothing asynchronous has started: end the run here and now. */
+  r->failed = 1;
+  r->err = *err;
+  r->finishing = 1;
+  destroy_instances(r);
+  write_run_record(r, RUN_FAILED);
+  int rc = err->code ? err->code : SLUICE_EIO;
+  uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
+  return rc;
+}
+
+int run_start(uv_loop_t *loop, struct pipeline_file *pf, struct pipeline *p,
+              run_done_cb on_done, void *arg, struct run **out,
+              struct sluice_error *err)
+{
+  struct run *r;
+  char *checkpoint = NULL;
+  int rc;
+
+  if ((rc = state_dir_ensure(pf->state_dir, err)) < 0)
+    return rc;
+  r = calloc(1, sizeof *r);
+  if (r == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  r->loop = loop;
+  r->pf = pf;
+  r->p = p;
+  r->on_done = on_done;
+  r->on_done_arg = arg;
+  r->lock_fd = -1;
+  r->start_us = now_us();
+  make_run_id(r);
+  uv_timer_init(loop, &r->finish_timer);
+  r->finish_timer.data = r;
+  if ((rc = state_lock(pf->state_dir, p->name, &r->lock_fd, err)) < 0) {
+    uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
+    return rc;
+  }
+  log_msg(SLUICE_LOG_INFO, p->name, "run %s started", r->id);
+  if ((rc = load_checkpoint(r, &checkpoint, err)) < 0)
+    return start_failed(r, err);
+  r->saved_checkpoint = checkpoint;
+  rc = instance_init(&r->src, r, p->source.plugin, SLUICE_KIND_SOURCE,
+                     p->name, p->source.config, p->source.path,
+                     p->source.connection, p->source.connection_path,
+                     pf->base_dir, pf->state_dir, err);
+  if (rc == 0)
+    rc = instance_init(&r->dst, r, p->destination.plugin,
+                       SLUICE_KIND_DESTINATION, p->name, p->destination.config,
+                       p->destination.path, p->destination.connection,
+                       p->destination.connection_path, pf->base_dir,
+                       pf->state_dir, err);
+  if (rc < 0)
+    return start_failed(r, err);
+  *out = r;
+  r->src_running = 1;
+  rc = r->src.desc->source_start(&r->src, r->src.ctx, checkpoint, err);
+  if (rc < 0) {
+    r->src_running = 0;
+    if (r->src.pending == 0) {
+      *out = NULL;
+      return start_failed(r, err);
+    }
+    fail(r, err); /* it queued work before failing: let that drain */
+  }
+  return 0;
+}

@@ -1,0 +1,31 @@
+/* core/run.h - one run of one pipeline on the loop:
+ *   source -> batch -> mapping -> destination -> commit -> checkpoint.
+ *
+ * Lifetime: run_start allocates the run; it frees itself after calling
+ * on_done, which runs exactly once (also when the run fails).  The
+ * checkpoint is saved only after the destination has committed every
+ * batch up to it. */
+#ifndef SLUICE_CORE_RUN_H
+#define SLUICE_CORE_RUN_H
+
+#include <uv.h>
+
+#include "pipeline.h"
+#include "runlog.h"
+
+struct run;
+
+typedef void (*run_done_cb)(void *arg, enum run_status status);
+
+/* Starts a run; *out is the run until on_done.  Returns 0 (on_done will
+ * be called), or a negative code
+ * with err filled (on_done will not be called, a failed run record has
+ * been written when the run got far enough to have an id). */
+int run_start(uv_loop_t *loop, struct pipeline_file *pf, struct pipeline *p,
+              run_done_cb on_done, void *arg, struct run **out,
+              struct sluice_error *err);
+/* Asks a run to finish early: the source stops, batches in flight are
+ * written and committed, the checkpoint saved. */
+void run_stop(struct run *r);
+
+#endif

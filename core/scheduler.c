@@ -1,0 +1,228 @@
+/* core/scheduler.c - see scheduler.h. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <uv.h>
+
+#include "log.h"
+#include "run.h"
+#include "runlog.h"
+#include "scheduler.h"
+
+struct slot {
+  struct sched *s;
+  struct pipeline *p;
+  uv_timer_t timer;
+  struct run *run;   /* the run in progress, or NULL */
+  int running;
+  int due;           /* its time came while it was running: run once after */
+  int64_t last_start;
+};
+
+struct sched {
+  uv_loop_t *loop;
+  struct pipeline_file *pf;
+  struct slot *slots;
+  size_t n;
+  int once;
+  int stopping;
+  int running;
+  uv_signal_t sigterm, sigint;
+  int worst; /* the exit code so far */
+};
+
+static void arm(struct slot *sl);
+
+static int64_t now_s(void)
+{
+  return (int64_t)time(NULL);
+}
+
+static void note_status(struct sched *s, enum run_status st)
+{
+  int code = st == RUN_FAILED ? 1 : st == RUN_REJECTED ? 3 : 0;
+
+  /* A failure outranks rejects, which outrank success. */
+  if (code == 1 || (code == 3 && s->worst == 0))
+    s->worst = code;
+}
+
+static void close_all(struct sched *s)
+{
+  for (size_t i = 0; i < s->n; i++)
+    if (!uv_is_closing((uv_handle_t *)&s->slots[i].timer))
+      uv_close((uv_handle_t *)&s->slots[i].timer, NULL);
+  if (!uv_is_closing((uv_handle_t *)&s->sigterm))
+    uv_close((uv_handle_t *)&s->sigterm, NULL);
+  if (!uv_is_closing((uv_handle_t *)&s->sigint))
+    uv_close((uv_handle_t *)&s->sigint, NULL);
+}
+
+static int nothing_left(struct sched *s)
+{
+  if (s->running > 0)
+    return 0;
+  if (s->stopping || s->once)
+    return 1;
+  for (size_t i = 0; i < s->n; i++)
+    if (s->slots[i].p->schedule.kind != SCHEDULE_NONE)
+      return 0;
+  return 1;
+}
+
+static void start_run(struct slot *sl);
+
+static void on_run_done(void *arg, enum run_status st)
+{
+  struct slot *sl = arg;
+  struct sched *s = sl->s;
+
+  sl->running = 0;
+  sl->run = NULL;
+  s->running--;
+  note_status(s, st);
+  if (nothing_left(s)) {
+    close_all(s);
+    return;
+  }
+  if (s->stopping || s->once)
+    return;
+  if (sl->due) {
+    sl->due = 0;
+    start_run(sl);
+    return;
+  }
+  arm(sl);
+}
+
+static void start_run(struct slot *sl)
+{
+  struct sched *s = sl->s;
+  struct sluice_error err = {0};
+
+  sl->last_start = now_s();
+  sl->running = 1;
+  s->running++;
+  if (run_start(s->loop, s->pf, sl->p, on_run_done, sl, &sl->run, &err) < 0) {
+    sl->run = NULL;
+    log_msg(SLUICE_LOG_ERROR, sl->p->name, "%s", err.message);
+    on_run_done(sl, RUN_FAILED);
+  }
+}
+
+static void on_timer(uv_timer_t *t)
+{
+  struct slot *sl = t->data;
+
+  if (sl->s->stopping)
+    return;
+  if (sl->running) {
+    /* Late: it starts once when the current run ends, not once per miss. */
+    if (!sl->due)
+      log_msg(SLUICE_LOG_WARN, sl->p->name,
+              "the previous run is still going; the next starts when it ends");
+    sl->due = 1;
+    return;
+  }
+  start_run(sl);
+}
+
+static void arm(struct slot *sl)
+{
+  int64_t now = now_s();
+  int64_t next = schedule_next(&sl->p->schedule, sl->last_start, now);
+
+  if (next < 0)
+    return;
+  if (next < now)
+    next = now;
+  log_msg(SLUICE_LOG_DEBUG, sl->p->name, "next run in %llds",
+          (long long)(next - now));
+  uv_timer_start(&sl->timer, on_timer, (uint64_t)(next - now) * 1000, 0);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+  struct sched *s = h->data;
+
+  if (s->stopping) {
+    log_warn("second %s: exiting now without waiting for runs",
+             signum == SIGINT ? "SIGINT" : "SIGTERM");
+    _Exit(1);
+  }
+  log_info("%s: finishing the batches in flight, then exiting",
+           signum == SIGINT ? "SIGINT" : "SIGTERM");
+  s->stopping = 1;
+  for (size_t i = 0; i < s->n; i++) {
+    uv_timer_stop(&s->slots[i].timer);
+    if (s->slots[i].run != NULL)
+      run_stop(s->slots[i].run);
+  }
+  if (nothing_left(s))
+    close_all(s);
+}
+
+/* The last start of each pipeline, from the run log, so a restarted
+ * daemon keeps the rhythm instead of running everything at once. */
+static void load_last_starts(struct sched *s)
+{
+  struct run_record *recs = NULL;
+  size_t n = 0;
+  struct sluice_error err = {0};
+
+  if (runlog_load_last(s->pf->state_dir, &recs, &n, NULL, &err) < 0)
+    return;
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < s->n; j++)
+      if (strcmp(recs[i].pipeline, s->slots[j].p->name) == 0)
+        s->slots[j].last_start = recs[i].start_us / 1000000;
+  runlog_free_records(recs, n);
+}
+
+int scheduler_main(struct pipeline_file *pf, const char *only, int once)
+{
+  struct sched s;
+  uv_loop_t loop;
+
+  memset(&s, 0, sizeof s);
+  uv_loop_init(&loop);
+  s.loop = &loop;
+  s.pf = pf;
+  s.once = once;
+  s.slots = calloc(pf->n, sizeof *s.slots);
+  if (s.slots == NULL)
+    return 1;
+  for (size_t i = 0; i < pf->n; i++) {
+    struct pipeline *p = &pf->v[i];
+    if (only != NULL ? strcmp(p->name, only) != 0 : !p->enabled)
+      continue;
+    struct slot *sl = &s.slots[s.n++];
+    sl->s = &s;
+    sl->p = p;
+    sl->last_start = -1;
+    uv_timer_init(&loop, &sl->timer);
+    sl->timer.data = sl;
+  }
+  uv_signal_init(&loop, &s.sigterm);
+  uv_signal_init(&loop, &s.sigint);
+  s.sigterm.data = s.sigint.data = &s;
+  uv_signal_start(&s.sigterm, on_signal, SIGTERM);
+  uv_signal_start(&s.sigint, on_signal, SIGINT);
+  if (!once)
+    load_last_starts(&s);
+  for (size_t i = 0; i < s.n; i++) {
+    struct slot *sl = &s.slots[i];
+    if (once || sl->p->schedule.kind == SCHEDULE_NONE)
+      start_run(sl);
+    else
+      arm(sl);
+  }
+  if (nothing_left(&s))
+    close_all(&s);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  free(s.slots);
+  return s.worst;
+}

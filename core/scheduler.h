@@ -1,0 +1,14 @@
+/* core/scheduler.h - runs pipelines once (--once) or on their schedules,
+ * never two runs of one pipeline at a time, and stops cleanly on SIGTERM
+ * and SIGINT (the batch in flight is written and the checkpoint saved). */
+#ifndef SLUICE_CORE_SCHEDULER_H
+#define SLUICE_CORE_SCHEDULER_H
+
+#include "pipeline.h"
+
+/* Runs the pipelines of pf (only `only` when not NULL) and returns the
+ * program's exit code: 0 all succeeded (or were interrupted), 1 one
+ * failed, 3 one finished with rejected records. */
+int scheduler_main(struct pipeline_file *pf, const char *only, int once);
+
+#endif

@@ -1,0 +1,138 @@
+/* sluice/host.h - the services the host offers a plugin.
+ *
+ * A plugin reaches the host only through this table, received in init();
+ * it links libsluice-sdk and never the host, so it builds out of tree with
+ * `pkg-config --cflags --libs sluice-sdk` alone.  No libuv, libcurl,
+ * jansson or OpenSSL type appears here: their ABIs stay the host's.
+ *
+ * The table is append-only within an ABI major (see plugin.h).  A plugin
+ * built for minor N may call a service added in minor N only after checking
+ * SLUICE_HOST_HAS(host, field), because an older host is allowed to load
+ * a plugin as long as the plugin's minor is not newer than the host's.
+ *
+ * Every service is called on the loop thread unless it says otherwise.
+ *
+ * Since ABI 1.0.
+ */
+#ifndef SLUICE_HOST_H
+#define SLUICE_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "sluice/batch.h"
+#include "sluice/error.h"
+#include "sluice/export.h"
+#include "sluice/plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum sluice_log_level {
+  SLUICE_LOG_ERROR = 0,
+  SLUICE_LOG_WARN = 1,
+  SLUICE_LOG_INFO = 2,
+  SLUICE_LOG_DEBUG = 3
+};
+
+/* Run counters a plugin reports; the host counts rows read (emitted),
+ * written and deleted itself. */
+enum sluice_counter {
+  SLUICE_COUNT_REJECTED = 0, /* rows refused and sent to a reject file */
+  SLUICE_COUNT_BYTES_IN,     /* bytes read from the source system */
+  SLUICE_COUNT_BYTES_OUT,    /* bytes sent to the destination system */
+  SLUICE_COUNT_API_CALLS     /* requests that count against a quota */
+};
+
+struct sluice_timer; /* host-owned */
+
+struct sluice_host {
+  /* ---- header: frozen for every major ---- */
+  uint32_t magic; /* SLUICE_PLUGIN_MAGIC */
+  uint16_t abi_major;
+  uint16_t abi_minor;
+  uint32_t struct_size; /* sizeof(struct sluice_host) in the host */
+
+  /* ---- ABI 1.0 ---- */
+
+  /* One log line, prefixed with the instance ("[pipeline source csv-file]").
+   * Known secret values are masked before anything is written. */
+  void (*log)(struct sluice_instance *ins, enum sluice_log_level level,
+              const char *fmt, ...) SLUICE_PRINTF(3, 4);
+
+  /* "pipeline-name/source"; borrowed, lives as long as the instance. */
+  const char *(*instance_name)(struct sluice_instance *ins);
+  /* The current run's id ("20261123T031700Z-1a2b"); borrowed, for the run. */
+  const char *(*run_id)(struct sluice_instance *ins);
+  /* The directory relative paths in the pipeline file are resolved from. */
+  const char *(*base_dir)(struct sluice_instance *ins);
+
+  /* Runs work(arg) on the thread pool, then after(arg, status) on the
+   * loop thread; status is SLUICE_ECANCELED when the work never ran.
+   * work must not call any host service.  Returns 0, or a negative code
+   * (and then neither callback runs). */
+  int (*work_submit)(struct sluice_instance *ins, void (*work)(void *arg),
+                     void (*after)(void *arg, int status), void *arg);
+
+  /* Calls cb(arg) after timeout_ms, then every repeat_ms when that is not
+   * 0.  The host owns the timer; after timer_stop, cb never runs again.  A
+   * one-shot timer must still be stopped (this frees it). NULL on ENOMEM. */
+  struct sluice_timer *(*timer_start)(struct sluice_instance *ins,
+                                      uint64_t timeout_ms, uint64_t repeat_ms,
+                                      void (*cb)(void *arg), void *arg);
+  void (*timer_stop)(struct sluice_timer *t);
+
+  /* SOURCE: hands a batch to the pipeline; the host takes the caller's
+   * reference.  The host may call source_pause before it returns. */
+  int (*emit)(struct sluice_instance *ins, struct sluice_batch *batch,
+              struct sluice_error *err);
+  /* SOURCE: the stream is over.  status 0: every row was emitted; else err
+   * says why it failed, and no checkpoint after the failure is saved. */
+  void (*source_done)(struct sluice_instance *ins, int status,
+                      const struct sluice_error *err);
+
+  /* Adds n to one of the run's counters. */
+  void (*count)(struct sluice_instance *ins, enum sluice_counter c,
+                int64_t n);
+
+  /* Durable per-instance key-value state (beside the checkpoint), saved
+   * atomically at once.  state_get returns SLUICE_ENOTFOUND when unset;
+   * *value is NUL-terminated and freed with host->free. */
+  int (*state_get)(struct sluice_instance *ins, const char *key, char **value);
+  int (*state_put)(struct sluice_instance *ins, const char *key,
+                   const char *value, struct sluice_error *err);
+
+  /* Frees what a host service returned. */
+  void (*free)(void *p);
+
+  /* Registers a secret learnt at run time (an access token) so that the
+   * log masks it as it masks configured secrets.  Copied. */
+  void (*secret_add)(struct sluice_instance *ins, const char *value);
+
+  /* 1 once the host is shutting down (SIGTERM): finish quickly. */
+  int (*stopping)(struct sluice_instance *ins);
+
+  /* SOURCE: the pipeline's batch limits, for sluice_batch_new (rows,
+   * bytes); a source builds batches no bigger than this. */
+  void (*batch_limits)(struct sluice_instance *ins, size_t *max_rows,
+                       size_t *max_bytes);
+
+  /* ---- ABI 1.1 and later: append below only ---- */
+};
+
+/* True when the host's table has field f (it was built with a minor that
+ * has it). */
+#define SLUICE_HOST_HAS(h, f)                                                 \
+  (offsetof(struct sluice_host, f) + sizeof((h)->f) <= (h)->struct_size)
+
+/* Logging shorthands; `host` and `ins` must be in scope as named. */
+#define SLUICE_LOG_E(host, ins, ...) (host)->log((ins), SLUICE_LOG_ERROR, __VA_ARGS__)
+#define SLUICE_LOG_W(host, ins, ...) (host)->log((ins), SLUICE_LOG_WARN, __VA_ARGS__)
+#define SLUICE_LOG_I(host, ins, ...) (host)->log((ins), SLUICE_LOG_INFO, __VA_ARGS__)
+#define SLUICE_LOG_D(host, ins, ...) (host)->log((ins), SLUICE_LOG_DEBUG, __VA_ARGS__)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SLUICE_HOST_H */

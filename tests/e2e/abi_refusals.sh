@@ -1,0 +1,28 @@
+#!/bin/sh
+# Plugins built wrong are refused, each in one line that names the file and
+# both versions; the good one still loads.
+. "$TOP_SRCDIR/tests/e2e/lib.sh"
+
+expect_exit 0 "$SLUICE" plugins --plugin-dir "$ABI_FIXTURES"
+expect_in out.txt "abi-good"
+expect_in out.txt "csv-file"
+for bad in major2 lies-major newer-minor bad-magic no-entry short-size \
+  no-callbacks; do
+  n=$(grep -c "abi-$bad" err.txt)
+  [ "$n" = 1 ] || fail "abi-$bad: expected one line, got $n"
+  expect_not_in out.txt "abi-$bad"
+done
+expect_in err.txt "abi-major2.la: refused: built for plugin ABI 2.x (it exports sluice_plugin_v2), this sluice has ABI 1.0"
+expect_in err.txt "abi-lies-major.la: refused: built for plugin ABI 2.0, this sluice has ABI 1.0"
+expect_in err.txt "abi-newer-minor.la: refused: built for plugin ABI 1.1, newer than this sluice's 1.0: upgrade sluice"
+expect_in err.txt "abi-bad-magic.la: refused: not a sluice plugin (bad magic 0x12345678)"
+expect_in err.txt "abi-no-entry.la: refused: not a sluice plugin (no sluice_plugin_v1 symbol)"
+expect_in err.txt "abi-short-size.la: refused: truncated descriptor (24 bytes"
+expect_in err.txt "abi-no-callbacks.la: refused: a destination needs dest_open, dest_write and dest_commit"
+
+# Relative plugin directories are never searched (no loading from the cwd).
+mkdir -p rel && cp "$ABI_FIXTURES"/.libs/abi-good.so rel/
+SLUICE_PLUGIN_PATH=rel expect_exit 0 "$SLUICE" plugins
+expect_not_in out.txt "abi-good"
+expect_in err.txt "plugin directory 'rel' ignored: it must be an absolute path"
+done_ok
