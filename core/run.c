@@ -414,7 +414,8 @@ static void write_run_record(struct run *r, enum run_status status)
   rec.start_us = r->start_us;
   rec.end_us = now_us();
   rec.status = status;
-  rec.rows_read = r->rows_read;
+  /* Rows the source refused were read too: read = written + rejected. */
+  rec.rows_read = r->rows_read + r->src_counts[SLUICE_COUNT_REJECTED];
   rec.rows_written =
       r->rows_delivered > rejected_dst ? r->rows_delivered - rejected_dst : 0;
   rec.rows_rejected = rejected_dst + r->src_counts[SLUICE_COUNT_REJECTED];

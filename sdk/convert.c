@@ -5,7 +5,6 @@
  * C library is used only where exactness needs it (strtod and printf for
  * doubles the fast paths cannot prove exact).
  */
-#include <errno.h>
 #include <float.h>
 #include <locale.h>
 #include <math.h>
@@ -74,15 +73,16 @@ static void leave_c_locale(locale_t old)
 
 int sluice_parse_int64(const char *s, size_t len, int64_t *out)
 {
-  uint64_t v = 0, limit = INT64_MAX;
+  uint64_t v = 0, limit;
   size_t i = 0;
   int neg = 0;
 
   if (len > 0 && (s[0] == '+' || s[0] == '-')) {
     neg = s[0] == '-';
-    limit += neg;
     i = 1;
   }
+  /* The magnitude of INT64_MIN is one more than INT64_MAX. */
+  limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
   if (i == len)
     return SLUICE_EINVAL;
   for (; i < len; i++) {
@@ -99,18 +99,41 @@ int sluice_parse_int64(const char *s, size_t len, int64_t *out)
   return 0;
 }
 
+/* Digits are written two at a time: half the divisions. */
+static const char digit_pairs[] =
+    "0001020304050607080910111213141516171819"
+    "2021222324252627282930313233343536373839"
+    "4041424344454647484950515253545556575859"
+    "6061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* v as exactly `width` digits (v < 10^width). */
+static void format_fixed(uint64_t v, int width, char *buf)
+{
+  while (width >= 2) {
+    width -= 2;
+    memcpy(buf + width, digit_pairs + 2 * (v % 100), 2);
+    v /= 100;
+  }
+  if (width == 1)
+    buf[0] = (char)('0' + v);
+}
+
+static int count_digits(uint64_t v)
+{
+  int n = 1;
+
+  for (; v >= 10000; v /= 10000)
+    n += 4;
+  return n + (v >= 10) + (v >= 100) + (v >= 1000);
+}
+
 static size_t format_u64(uint64_t v, char *buf)
 {
-  char tmp[20];
-  size_t n = 0, i;
+  int n = count_digits(v);
 
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  for (i = 0; i < n; i++)
-    buf[i] = tmp[n - 1 - i];
-  return n;
+  format_fixed(v, n, buf);
+  return (size_t)n;
 }
 
 static size_t format_i64(int64_t v, char *buf)
@@ -119,15 +142,6 @@ static size_t format_i64(int64_t v, char *buf)
     return format_u64((uint64_t)v, buf);
   buf[0] = '-';
   return 1 + format_u64(0 - (uint64_t)v, buf + 1);
-}
-
-/* v as exactly `width` digits (v < 10^width). */
-static void format_fixed(uint64_t v, int width, char *buf)
-{
-  while (width-- > 0) {
-    buf[width] = (char)('0' + v % 10);
-    v /= 10;
-  }
 }
 
 /* --- number syntax shared by double and decimal ------------------------ */
@@ -197,37 +211,72 @@ static const double pow10_exact[] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
-/* Clinger's fast path: a mantissa below 2^53 scaled by an exactly
- * representable power of ten is one correctly rounded IEEE operation.
- * Only valid when double arithmetic is not done in extended precision. */
-static int parse_double_fast(const struct number *n, double *out)
+/* Accumulates one mantissa digit; 0 once there are too many to be exact. */
+static int add_digit(uint64_t *m, int *sig, char c)
+{
+  if (*m == 0 && c == '0') /* leading zeros are not significant */
+    return 1;
+  if (++*sig > 19)
+    return 0;
+  *m = *m * 10 + (uint64_t)(c - '0');
+  return 1;
+}
+
+/* The usual case in one pass: the syntax of scan_number() with at most 19
+ * significant digits, then Clinger's fast path (a mantissa below 2^53
+ * scaled by an exact power of ten is one correctly rounded operation).
+ * Returns 1 with *out set, or 0 to leave the input (including any syntax
+ * error) to the careful path.  Needs double arithmetic without extended
+ * precision. */
+static int parse_double_fast(const char *s, size_t len, double *out)
 {
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
-  size_t total = n->n_int + n->n_frac, i = 0, sig = 0;
+  const char *p = s, *end = s + len;
   uint64_t m = 0;
-  int64_t e10;
+  int sig = 0, neg = 0, ndigits = 0;
+  int64_t e10 = 0;
   double d;
 
-  while (i < total && mantissa_digit(n, i) == '0')
-    i++;
-  for (; i < total; i++, sig++) {
-    if (sig == 19)
+  if (p < end && (*p == '+' || *p == '-'))
+    neg = *p++ == '-';
+  for (; p < end && is_digit(*p); p++, ndigits++)
+    if (!add_digit(&m, &sig, *p))
       return 0;
-    m = m * 10 + (uint64_t)(mantissa_digit(n, i) - '0');
+  if (p < end && *p == '.')
+    for (p++; p < end && is_digit(*p); p++, ndigits++, e10--)
+      if (!add_digit(&m, &sig, *p))
+        return 0;
+  if (ndigits == 0)
+    return 0;
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    int64_t x = 0;
+    int eneg = 0;
+    const char *start;
+
+    if (++p < end && (*p == '+' || *p == '-'))
+      eneg = *p++ == '-';
+    for (start = p; p < end && is_digit(*p); p++)
+      if (x < 100000)
+        x = x * 10 + (*p - '0');
+    if (p == start)
+      return 0;
+    e10 += eneg ? -x : x;
   }
-  e10 = n->exp - (int64_t)n->n_frac;
+  if (p != end)
+    return 0;
   if (m == 0) {
-    *out = n->neg ? -0.0 : 0.0;
+    *out = neg ? -0.0 : 0.0;
     return 1;
   }
   if (m > (UINT64_C(1) << 53) || e10 < -22 || e10 > 22)
     return 0;
   d = (double)m;
   d = e10 < 0 ? d / pow10_exact[-e10] : d * pow10_exact[e10];
-  *out = n->neg ? -d : d;
+  *out = neg ? -d : d;
   return 1;
 #else
-  (void)n;
+  (void)s;
+  (void)len;
   (void)out;
   return 0;
 #endif
@@ -244,7 +293,6 @@ static int parse_double_slow(const char *s, size_t len, double *out)
   memcpy(copy, s, len);
   copy[len] = '\0';
   old = enter_c_locale();
-  errno = 0;
   d = strtod(copy, &end);
   leave_c_locale(old);
   if (copy != small)
@@ -260,10 +308,10 @@ int sluice_parse_double(const char *s, size_t len, double *out)
 {
   struct number n;
 
+  if (parse_double_fast(s, len, out))
+    return 0;
   if (scan_number(s, len, &n) < 0)
     return SLUICE_EINVAL;
-  if (parse_double_fast(&n, out))
-    return 0;
   return parse_double_slow(s, len, out);
 }
 
@@ -311,6 +359,10 @@ static size_t format_double_fast(double d, char *buf)
     if (t >= 1e15)
       return 0;
     m = (uint64_t)(t + 0.5);
+    /* A decimal that reads back as a lies within about 2^-52 * t of t, so
+     * anything farther skips the (slower) division that decides. */
+    if (fabs(t - (double)m) > t * 1e-14)
+      continue;
     if (m != 0 && (double)m / pow10_exact[k] == a)
       return format_scaled(d < 0, m, k, buf);
   }
@@ -514,27 +566,22 @@ static int days_in_month(int y, int m)
   return m == 2 && is_leap(y) ? 29 : dim[m - 1];
 }
 
-/* Exactly n decimal digits. */
-static int digits_n(const char *s, int n, int *out)
+/* Two decimal digits at s as 0..99, or -1. */
+static int two_digits(const char *s)
 {
-  int v = 0;
+  unsigned hi = (unsigned)((unsigned char)s[0] - '0');
+  unsigned lo = (unsigned)((unsigned char)s[1] - '0');
 
-  for (int i = 0; i < n; i++) {
-    if (!is_digit(s[i]))
-      return SLUICE_EINVAL;
-    v = v * 10 + (s[i] - '0');
-  }
-  *out = v;
-  return 0;
+  return hi <= 9 && lo <= 9 ? (int)(hi * 10 + lo) : -1;
 }
 
 /* "YYYY-MM-DD" at s (10 bytes available). */
 static int scan_date(const char *s, int32_t *days)
 {
-  int y, m, d;
+  int century = two_digits(s), yy = two_digits(s + 2);
+  int m = two_digits(s + 5), d = two_digits(s + 8), y = century * 100 + yy;
 
-  if (digits_n(s, 4, &y) < 0 || s[4] != '-' || digits_n(s + 5, 2, &m) < 0 ||
-      s[7] != '-' || digits_n(s + 8, 2, &d) < 0)
+  if (century < 0 || yy < 0 || m < 0 || d < 0 || s[4] != '-' || s[7] != '-')
     return SLUICE_EINVAL;
   if (y < 1 || m < 1 || m > 12 || d < 1 || d > days_in_month(y, m))
     return SLUICE_EINVAL;
@@ -558,11 +605,12 @@ static int scan_time(const char *s, size_t len, int64_t *us, size_t *used)
   int64_t frac = 0;
   size_t i = 8;
 
-  if (len < 8 || digits_n(s, 2, &h) < 0 || s[2] != ':' ||
-      digits_n(s + 3, 2, &m) < 0 || s[5] != ':' ||
-      digits_n(s + 6, 2, &sec) < 0)
+  if (len < 8 || s[2] != ':' || s[5] != ':')
     return SLUICE_EINVAL;
-  if (h > 23 || m > 59 || sec > 59)
+  h = two_digits(s);
+  m = two_digits(s + 3);
+  sec = two_digits(s + 6);
+  if (h < 0 || m < 0 || sec < 0 || h > 23 || m > 59 || sec > 59)
     return SLUICE_EINVAL;
   if (i < len && s[i] == '.') {
     for (i++; i < len && is_digit(s[i]) && nd < 9; i++, nd++)
@@ -601,13 +649,12 @@ static int scan_offset(const char *s, size_t len, int64_t *secs)
   if (s[0] != '+' && s[0] != '-')
     return SLUICE_EINVAL;
   sign = s[0] == '-' ? -1 : 1;
-  if (len < 3 || digits_n(s + 1, 2, &h) < 0)
+  if (len != 3 && len != 5 && (len != 6 || s[3] != ':'))
     return SLUICE_EINVAL;
-  if (len == 5 && digits_n(s + 3, 2, &m) < 0)
-    return SLUICE_EINVAL;
-  if (len == 6 && (s[3] != ':' || digits_n(s + 4, 2, &m) < 0))
-    return SLUICE_EINVAL;
-  if ((len != 3 && len != 5 && len != 6) || h > 23 || m > 59)
+  h = two_digits(s + 1);
+  if (len > 3)
+    m = two_digits(s + len - 2);
+  if (h < 0 || m < 0 || h > 23 || m > 59)
     return SLUICE_EINVAL;
   *secs = sign * ((int64_t)h * 3600 + m * 60);
   return 0;
@@ -997,7 +1044,8 @@ static const struct type_name type_names[] = {
     {"binary", SLUICE_TYPE_BINARY},
 };
 
-#define DECIMAL_MAX_PRECISION 1000
+/* As sluice_schema_set_decimal allows (and most databases). */
+#define DECIMAL_MAX_PRECISION 38
 
 /* A small non-negative number at *p, blanks around it allowed. */
 static int scan_small_int(const char **p, int *out)

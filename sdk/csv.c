@@ -223,6 +223,19 @@ static inline int push_field(struct sluice_csv_reader *r, size_t off,
   return 0;
 }
 
+/* The current field ends at raw offset `at` (its delimiter or line end). */
+static inline int end_unquoted(struct sluice_csv_reader *r, size_t at)
+{
+  return push_field(r, r->field_start, at - r->field_start, 0);
+}
+
+/* The current quoted field's closing quote is at raw offset `quote_at`. */
+static inline int end_quoted(struct sluice_csv_reader *r, size_t quote_at)
+{
+  return push_field(r, r->field_start, quote_at - r->field_start,
+                    r->field_escaped ? 2 : 1);
+}
+
 /* Keeps [from, to) of the caller's bytes, as much as fits the record limit
  * (only a skipped record can be longer, and its tail is not needed). */
 static int stash(struct sluice_csv_reader *r, const char *from, const char *to)
@@ -442,7 +455,7 @@ unquoted:
     fault_quote_in_field(r, line, ABS(p) - line_start + 1);
     goto fault;
   }
-  if (push_field(r, r->field_start, RAW(p) - r->field_start, 0) < 0)
+  if (end_unquoted(r, RAW(p)) < 0)
     goto nomem;
   if (*p == delim) {
     p++;
@@ -484,9 +497,7 @@ quote_seen:
     fault_after_quote(r, line, ABS(p) - line_start + 1, c);
     goto fault;
   }
-  /* The closing quote is the byte before p. */
-  if (push_field(r, r->field_start, RAW(p) - 1 - r->field_start,
-                 r->field_escaped ? 2 : 1) < 0)
+  if (end_quoted(r, RAW(p) - 1) < 0)
     goto nomem;
   if (c == (unsigned char)delim) {
     p++;
@@ -566,19 +577,14 @@ boundary:
       goto nomem;
     goto out;
   }
-  /* The byte at the limit may still end the record. */
-  if (*p == '\n' || *p == '\r') {
-    if (state == ST_FIELD) {
+  /* The byte at the limit may still end the record, outside quotes. */
+  if ((*p == '\n' || *p == '\r') && state != ST_QUOTED) {
+    if (state == ST_FIELD)
       r->field_start = RAW(p);
-      state = ST_UNQUOTED;
-    }
-    if (state == ST_UNQUOTED || state == ST_QUOTE) {
-      if (push_field(r, r->field_start,
-                     RAW(p) - (state == ST_QUOTE) - r->field_start,
-                     state == ST_UNQUOTED ? 0 : r->field_escaped ? 2 : 1) < 0)
-        goto nomem;
-      goto line_end;
-    }
+    if ((state == ST_QUOTE ? end_quoted(r, RAW(p) - 1)
+                           : end_unquoted(r, RAW(p))) < 0)
+      goto nomem;
+    goto line_end;
   }
   fault_too_long(r);
 
@@ -711,14 +717,14 @@ static int finish_open_record(struct sluice_csv_reader *r,
              (unsigned long long)r->quote_col);
     return sluice_error_set(err, SLUICE_EDATA, 0, "%s", r->reason);
   case ST_FIELD:
-    rc = push_field(r, end, 0, 0);
+    r->field_start = end;
+    rc = end_unquoted(r, end);
     break;
   case ST_UNQUOTED:
-    rc = push_field(r, r->field_start, end - r->field_start, 0);
+    rc = end_unquoted(r, end);
     break;
   case ST_QUOTE:
-    rc = push_field(r, r->field_start, end - 1 - r->field_start,
-                    r->field_escaped ? 2 : 1);
+    rc = end_quoted(r, end - 1);
     break;
   case ST_CR:
     r->line++;
@@ -776,12 +782,14 @@ static int is_blank(char c)
 
 static int needs_quotes(const struct quote_set *qs, const char *s, size_t len)
 {
-  const unsigned char *p = (const unsigned char *)s, *end = p + len;
+  const unsigned char *p, *end;
 
-  if (len == 0)
+  if (len == 0) /* s may be NULL then */
     return 0;
   if (is_blank(s[0]) || is_blank(s[len - 1]))
     return 1;
+  p = (const unsigned char *)s;
+  end = p + len;
   while (p < end && !qs->special[*p])
     p++;
   return p < end;

@@ -27,7 +27,7 @@ SLUICE_API int sluice_parse_double(const char *s, size_t len, double *out);
 /* true/false, t/f, yes/no, y/n, 1/0, in any case. */
 SLUICE_API int sluice_parse_bool(const char *s, size_t len, int *out);
 /* Exact decimal: [+-]digits[.digits] or with an exponent ("1.5E3").
- * Writes the canonical form (no '+', no exponent, no needless leading
+ * Appends the canonical form (no '+', no exponent, no needless leading
  * zeros, "-0" as "0", trailing fraction zeros kept) to out.  When scale >= 0
  * the value is given exactly that many fraction digits, and fails if that
  * would drop a non-zero digit; when precision > 0, fails if the integer
@@ -49,10 +49,11 @@ SLUICE_API void sluice_civil_from_days(int32_t days, int *y, int *m, int *d);
 
 /* Canonical text of a value, appended to out:
  * BOOL "true"/"false"; INT64 decimal; DOUBLE the shortest text that reads
- * back to the same double; DECIMAL and STRING as is; DATE "YYYY-MM-DD";
- * TIME "HH:MM:SS[.ffffff]"; TIMESTAMP "YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
- * (fraction only when not zero, 3 digits when whole milliseconds, else 6);
- * BINARY as base64; NULL appends nothing. */
+ * back to the same double ("NaN", "Infinity", "-Infinity" when not finite);
+ * DECIMAL and STRING as is; DATE "YYYY-MM-DD"; TIME "HH:MM:SS[.ffffff]";
+ * TIMESTAMP "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (for both, the fraction only
+ * when not zero, 3 digits when whole milliseconds, else 6); BINARY as
+ * base64; NULL appends nothing. */
 SLUICE_API int sluice_value_format(const struct sluice_value *v,
                                    struct sluice_buf *out);
 
@@ -80,7 +81,8 @@ SLUICE_API int sluice_parse_size(const char *s, int64_t *bytes);
 
 /* Edit distance (Levenshtein, bytes), and the candidate closest to word
  * when it is near enough to be a likely typo (distance <= 2, or <= a third
- * of the word's length when longer); NULL when none is. */
+ * of the word's length when longer, and not every byte different); the
+ * first such on a tie; NULL when none is. */
 SLUICE_API size_t sluice_edit_distance(const char *a, const char *b);
 SLUICE_API const char *sluice_closest(const char *word,
                                       const char *const *candidates, size_t n);

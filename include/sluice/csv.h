@@ -56,7 +56,8 @@ typedef int (*sluice_csv_record_cb)(void *arg,
 
 /* Called for a malformed record when set; the reader then skips to the end
  * of the line where the fault was found and goes on.  raw is the record's
- * bytes as read (up to that line end); reason is "line 4, column 9:
+ * bytes as read (up to that line end, at most max_record_bytes of them);
+ * reason is "line 4, column 9:
  * unexpected 'x' after closing quote".  Same return rule as above.  When
  * NULL, feed fails with SLUICE_EDATA and that reason in err. */
 typedef int (*sluice_csv_bad_record_cb)(void *arg, const char *raw,
@@ -100,7 +101,8 @@ SLUICE_API void sluice_csv_reader_set_pos(struct sluice_csv_reader *r,
 /* --- writer --------------------------------------------------------- */
 
 /* Appends one field, quoted only when it must be (delimiter, quote, CR or
- * LF inside, or leading/trailing space), quotes doubled.  No separator. */
+ * LF inside, or a leading/trailing space or tab), quotes doubled.  An empty
+ * field is written empty.  No separator. */
 SLUICE_API int sluice_csv_write_field(struct sluice_buf *out, const char *s,
                                       size_t len,
                                       const struct sluice_csv_options *opt);

@@ -22,7 +22,7 @@ expect_mode 600 out/accounts.rejects.csv
 expect_mode 600 state/runs.jsonl
 expect_mode 600 state/accounts-csv.checkpoint.json
 expect_in state/runs.jsonl '"status":"rejected"'
-expect_in state/runs.jsonl '"rows_read":5'
+expect_in state/runs.jsonl '"rows_read":6'
 expect_in state/runs.jsonl '"rows_rejected":1'
 expect_exit 0 "$SLUICE" status quickstart.json
 expect_in out.txt "accounts-csv"
