@@ -259,19 +259,21 @@ static int bind_strlist(json_t *v, void *slot, struct cfg_allocs *allocs,
     return -1;
   }
   n = json_array_size(v);
-  json_array_foreach(v, i, item) if (!json_is_string(item))
-  {
-    char sub[512];
-    diag_add(d, path_index(sub, sizeof sub, path, i), "expected a string");
-    return -1;
+  json_array_foreach(v, i, item) {
+    if (!json_is_string(item)) {
+      char sub[512];
+      diag_add(d, path_index(sub, sizeof sub, path, i), "expected a string");
+      return -1;
+    }
   }
   if (slot == NULL)
     return 0;
   items = remember(allocs, calloc(n + 1, sizeof *items));
   if (items == NULL)
     return -1;
-  json_array_foreach(v, i, item) items[i] =
-      remember(allocs, strdup(json_string_value(item)));
+  json_array_foreach(v, i, item) {
+    items[i] = remember(allocs, strdup(json_string_value(item)));
+  }
   ((struct sluice_strlist *)slot)->n = n;
   ((struct sluice_strlist *)slot)->v = items;
   return 0;

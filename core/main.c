@@ -1,6 +1,7 @@
 /* core/main.c - the sluice command line. */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,6 +354,11 @@ int main(int argc, char **argv)
   int c, rc;
 
   memset(&o, 0, sizeof o);
+#ifdef M_ARENA_MAX
+  /* Batches are built on pool threads and freed on others: per-thread
+   * malloc arenas then hold freed memory apart and RSS creeps up. */
+  mallopt(M_ARENA_MAX, 2);
+#endif
   /* "+": stop at the command; its own options are read after it. */
   while ((c = getopt_long(argc, argv, "+vqhV", longopts, NULL)) != -1) {
     if (c == 'h') {

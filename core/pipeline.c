@@ -270,7 +270,10 @@ static void load_endpoint(json_t *e, const char *path, json_t *connections,
     size_t n = 0;
     const char *key;
     json_t *v;
-    json_object_foreach(connections, key, v) if (n < 64) names[n++] = key;
+    json_object_foreach(connections, key, v) {
+      if (n < 64)
+        names[n++] = key;
+    }
     const char *near = sluice_closest(ep->connection_name, names, n);
     if (near)
       diag_add(d, sub, "no connection '%s'; did you mean '%s'?",
@@ -447,7 +450,9 @@ int pipeline_file_load(const char *path, struct pipeline_file *pf,
   pf->v = calloc(pf->n, sizeof *pf->v);
   if (pf->v == NULL)
     return SLUICE_ENOMEM;
-  json_array_foreach(pipes, i, v) load_pipeline(v, i, pf, conns, d);
+  json_array_foreach(pipes, i, v) {
+    load_pipeline(v, i, pf, conns, d);
+  }
   return 0;
 }
 

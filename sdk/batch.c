@@ -191,7 +191,13 @@ SLUICE_API int sluice__batch_reserve(struct sluice_batch *b, size_t rows)
 
   if (rows <= b->cap_rows)
     return 0;
-  cap = b->cap_rows ? b->cap_rows : 64;
+  /* Start at the row limit (when sane): a batch usually fills up, and
+   * untouched pages of a large allocation cost no memory, while growing by
+   * doubling copies everything several times. */
+  cap = b->cap_rows ? b->cap_rows
+                    : (b->max_rows <= 65536 ? b->max_rows : 1024);
+  if (cap == 0)
+    cap = 64;
   while (cap < rows)
     cap *= 2;
   if (b->ncols > 0 && cap > SIZE_MAX / (b->ncols * sizeof *values))

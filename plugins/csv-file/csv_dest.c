@@ -32,6 +32,7 @@ struct csv_dest {
   struct sluice_schema *schema;
   struct sluice_buf out;
   struct sluice_buf text;
+  int typed_raw;      /* typed values' text can never need quoting */
   uint64_t bytes;     /* written by the current operation */
   int committed;
 
@@ -94,8 +95,12 @@ static int encode_value(struct csv_dest *d, const struct sluice_value *v)
       return sluice_buf_append(&d->out, "\"\"", 2);
     return sluice_csv_write_field(&d->out, v->u.str, v->len, &d->c->csv);
   case SLUICE_TYPE_DECIMAL:
-    return sluice_buf_append(&d->out, v->u.str, v->len);
+    if (d->typed_raw)
+      return sluice_buf_append(&d->out, v->u.str, v->len);
+    return sluice_csv_write_field(&d->out, v->u.str, v->len, &d->c->csv);
   default:
+    if (d->typed_raw)
+      return sluice_value_format(v, &d->out);
     sluice_buf_reset(&d->text);
     if (sluice_value_format(v, &d->text) < 0)
       return SLUICE_ENOMEM;
@@ -137,8 +142,18 @@ static void open_work(void *arg)
 {
   struct csv_dest *d = arg;
 
+  struct stat st;
+
   if (csv_make_parent_dirs(d->final_path) != 0) {
     dest_fail(d, "cannot create its directory");
+    return;
+  }
+  /* The commit renames over the target: never over a device or a FIFO
+   * (a run pointed at /dev/null must not replace it with a file). */
+  if (stat(d->final_path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    d->status = sluice_error_set(&d->err, SLUICE_EINVAL, 0,
+                                 "%s: not a regular file; refusing to "
+                                 "replace it", d->final_path);
     return;
   }
   remove_stale_temps(d);
@@ -174,7 +189,9 @@ static void write_work(void *arg)
 
   for (size_t r = 0; r < nrows && d->status == 0; r++) {
     for (size_t c = 0; c < ncols; c++) {
-      if (c > 0)
+      if (c > 0 && d->out.cap - d->out.len > 1)
+        d->out.data[d->out.len++] = d->c->csv.delimiter;
+      else if (c > 0)
         sluice_buf_append_char(&d->out, d->c->csv.delimiter);
       if (encode_value(d, sluice_batch_value(b, r, c)) < 0) {
         d->status = sluice_error_set(&d->err, SLUICE_ENOMEM, 0, "out of memory");
@@ -293,6 +310,11 @@ int csv_dest_open(struct sluice_instance *ins, void *ctx,
   d->c = c;
   d->fd = -1;
   d->schema = sluice_schema_ref(schema);
+  /* Numbers, dates, times, booleans and base64 are written with these
+   * bytes only: a delimiter outside them never forces quotes. */
+  d->typed_raw = strchr("0123456789+-.:/=eEINFTZaflnrstuABCDEFGHIJKLMNOPQRS"
+                        "TUVWXYZbcdghijkmopqvwxyz ",
+                        c->csv.delimiter) == NULL;
   d->final_path = csv_expand_path(c, c->path);
   if (d->final_path != NULL)
     sluice_buf_printf(&tmp, "%s" TMP_SUFFIX "%s", d->final_path,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <zlib.h>
@@ -37,6 +38,8 @@ struct csv_source {
   char *resume_file;     /* from the checkpoint: where to continue */
   struct sluice_csv_pos resume_pos;
 
+  int file_open;         /* a file is being read (fd, or gz when gzip) */
+  int fd;
   gzFile gz;
   struct sluice_csv_reader *reader;
   char *buf;
@@ -54,6 +57,7 @@ struct csv_source {
   uint64_t rejected;          /* in the current fill */
   uint64_t bytes_in;
   uint64_t blank_lines;
+  size_t null_len;
   FILE *reject;
   struct sluice_buf scratch;
 
@@ -156,8 +160,9 @@ static int is_null(const struct csv_source *s, const struct sluice_csv_field *f)
 
   if (f->quoted)
     return 0;
-  nlen = strlen(s->c->null_value);
-  return f->len == nlen && memcmp(f->ptr, s->c->null_value, nlen) == 0;
+  nlen = s->null_len;
+  return f->len == nlen && (nlen == 0 || memcmp(f->ptr, s->c->null_value,
+                                                nlen) == 0);
 }
 
 /* Rebuilds a row's text for the reject file (the reader's slices are all
@@ -242,6 +247,72 @@ static int on_record(void *arg, const struct sluice_csv_field *f, size_t n,
   return sluice_batch_full(s->batch) ? 1 : 0;
 }
 
+/* Input: plain files are read with read(2) straight into the parse
+ * buffer; gzip (known by its magic bytes, whatever the name) through zlib. */
+static int input_open(struct csv_source *s, const char *path)
+{
+  unsigned char magic[2];
+
+  s->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (s->fd < 0)
+    return fail_at(s, SLUICE_EIO, "%s", strerror(errno));
+  s->file_open = 1;
+  if (pread(s->fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
+    int fd2 = dup(s->fd);
+    s->gz = fd2 >= 0 ? gzdopen(fd2, "rb") : NULL;
+    if (s->gz == NULL) {
+      if (fd2 >= 0)
+        close(fd2);
+      return fail_at(s, SLUICE_ENOMEM, "gzip: out of memory");
+    }
+    gzbuffer(s->gz, READ_CHUNK);
+  }
+  return 0;
+}
+
+static ssize_t input_read(struct csv_source *s)
+{
+  ssize_t n;
+
+  if (s->gz != NULL) {
+    int zerr;
+    n = gzread(s->gz, s->buf, READ_CHUNK);
+    if (n < 0)
+      return fail_at(s, SLUICE_EIO, "gzip: %s", gzerror(s->gz, &zerr));
+  } else {
+    do
+      n = read(s->fd, s->buf, READ_CHUNK);
+    while (n < 0 && errno == EINTR);
+    if (n < 0)
+      return fail_at(s, SLUICE_EIO, "read: %s", strerror(errno));
+  }
+  s->buf_len = (size_t)n;
+  s->buf_off = 0;
+  s->bytes_in += (size_t)n;
+  return n;
+}
+
+/* Offsets are of the uncompressed stream (gzseek decompresses up to it). */
+static int input_seek(struct csv_source *s, uint64_t offset)
+{
+  if (s->gz != NULL ? gzseek(s->gz, (z_off_t)offset, SEEK_SET) < 0
+                    : lseek(s->fd, (off_t)offset, SEEK_SET) < 0)
+    return -1;
+  s->buf_off = s->buf_len = 0;
+  return 0;
+}
+
+static void input_close(struct csv_source *s)
+{
+  if (s->gz != NULL)
+    gzclose(s->gz);
+  if (s->file_open)
+    close(s->fd);
+  s->gz = NULL;
+  s->fd = -1;
+  s->file_open = 0;
+}
+
 static int open_reader(struct csv_source *s)
 {
   sluice_csv_reader_free(s->reader);
@@ -256,7 +327,7 @@ static int open_reader(struct csv_source *s)
 
 static int seek_to_resume(struct csv_source *s)
 {
-  if (gzseek(s->gz, (z_off_t)s->resume_pos.offset, SEEK_SET) < 0)
+  if (input_seek(s, s->resume_pos.offset) < 0)
     return fail_at(s, SLUICE_EIO, "cannot seek to the checkpoint's offset %llu",
                    (unsigned long long)s->resume_pos.offset);
   if (open_reader(s) < 0)
@@ -270,16 +341,9 @@ static int seek_to_resume(struct csv_source *s)
 static int open_file(struct csv_source *s)
 {
   const char *path = s->files[s->cur];
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
 
-  if (fd < 0)
-    return fail_at(s, SLUICE_EIO, "%s", strerror(errno));
-  s->gz = gzdopen(fd, "rb");
-  if (s->gz == NULL) {
-    close(fd);
-    return fail_at(s, SLUICE_ENOMEM, "out of memory");
-  }
-  gzbuffer(s->gz, READ_CHUNK);
+  if (input_open(s, path) < 0)
+    return s->status;
   if (open_reader(s) < 0)
     return s->status;
   s->in_header = s->c->header;
@@ -296,8 +360,7 @@ static int close_file(struct csv_source *s, int finished)
     return fail_at(s, err.code, "%s", err.message);
   if (finished && s->in_header && s->c->header)
     return fail_at(s, SLUICE_EDATA, "the file is empty: no header line");
-  gzclose(s->gz);
-  s->gz = NULL;
+  input_close(s);
   if (finished) {
     json_array_append_new(s->done, json_string(s->files[s->cur]));
     s->cur++;
@@ -314,19 +377,14 @@ static int read_step(struct csv_source *s)
   size_t consumed = 0;
   int was_header, rc;
 
-  if (s->gz == NULL)
+  if (!s->file_open)
     return open_file(s);
   if (s->buf_off == s->buf_len) {
-    int n = gzread(s->gz, s->buf, READ_CHUNK);
-    if (n < 0) {
-      int zerr;
-      return fail_at(s, SLUICE_EIO, "%s", gzerror(s->gz, &zerr));
-    }
+    ssize_t n = input_read(s);
+    if (n < 0)
+      return s->status;
     if (n == 0)
       return close_file(s, 1);
-    s->buf_len = (size_t)n;
-    s->buf_off = 0;
-    s->bytes_in += (size_t)n;
   }
   was_header = s->in_header;
   rc = sluice_csv_reader_feed(s->reader, s->buf + s->buf_off,
@@ -350,7 +408,7 @@ static char *make_checkpoint(struct csv_source *s)
   json_t *cp = json_pack("{s:i, s:O}", "version", 1, "done", s->done);
   char *text;
 
-  if (cp != NULL && s->gz != NULL) {
+  if (cp != NULL && s->file_open) {
     struct sluice_csv_pos pos = sluice_csv_reader_pos(s->reader);
     json_object_set_new(cp, "file", json_string(s->files[s->cur]));
     json_object_set_new(cp, "offset", json_integer((json_int_t)pos.offset));
@@ -375,7 +433,7 @@ static void fill_batch(void *arg)
       break;
     /* A file ended or was opened: a batch carries at most one file's end,
      * so that a file's rows and its "done" mark travel together. */
-    if (s->batch != NULL && s->gz == NULL && sluice_batch_nrows(s->batch) > 0)
+    if (s->batch != NULL && !s->file_open && sluice_batch_nrows(s->batch) > 0)
       break;
   }
   if (s->status == 0 && s->cur >= s->nfiles)
@@ -533,6 +591,8 @@ static void after_first_fill(void *arg, int status)
   struct csv_source *s = arg;
 
   s->working = 0;
+  s->c->host->count(s->c->ins, SLUICE_COUNT_BYTES_IN, (int64_t)s->bytes_in);
+  s->bytes_in = 0;
   if (status < 0 && s->status == 0)
     s->status = sluice_error_set(&s->err, status, 0, "read cancelled");
   if (s->status < 0 || s->stopping || (s->eof && s->schema == NULL)) {
@@ -540,6 +600,43 @@ static void after_first_fill(void *arg, int status)
     return;
   }
   submit_fill(s);
+}
+
+/* Keeps the files of the glob not read yet, in order.  The done list is
+ * rebuilt from the files that still match, so files removed or rotated
+ * away are forgotten and the checkpoint does not grow forever. */
+static int list_new_files(struct csv_source *s, glob_t *g,
+                          struct sluice_error *err)
+{
+  json_t *seen = json_object(), *done = json_array(), *v;
+  size_t j;
+
+  s->files = calloc(g->gl_pathc + 1, sizeof *s->files);
+  if (seen == NULL || done == NULL || s->files == NULL) {
+    json_decref(seen);
+    json_decref(done);
+    globfree(g);
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  }
+  json_array_foreach(s->done, j, v) {
+    json_object_set(seen, json_string_value(v), json_true());
+  }
+  for (size_t i = 0; i < g->gl_pathc; i++) {
+    const char *path = g->gl_pathv[i];
+    struct stat st;
+
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+      continue;
+    if (json_object_get(seen, path) != NULL)
+      json_array_append_new(done, json_string(path));
+    else if ((s->files[s->nfiles] = strdup(path)) != NULL)
+      s->nfiles++;
+  }
+  globfree(g);
+  json_decref(seen);
+  json_decref(s->done);
+  s->done = done;
+  return 0;
 }
 
 static int expand_glob(struct csv_source *s, struct sluice_error *err)
@@ -562,22 +659,7 @@ static int expand_glob(struct csv_source *s, struct sluice_error *err)
     return rc;
   }
   free(pattern);
-  s->files = calloc(g.gl_pathc + 1, sizeof *s->files);
-  for (size_t i = 0; s->files && i < g.gl_pathc; i++) {
-    struct stat st;
-    int already = 0;
-    size_t j;
-    json_t *v;
-    if (stat(g.gl_pathv[i], &st) != 0 || !S_ISREG(st.st_mode))
-      continue;
-    json_array_foreach(s->done, j, v) if (strcmp(json_string_value(v),
-                                                 g.gl_pathv[i]) == 0)
-        already = 1;
-    if (!already)
-      s->files[s->nfiles++] = strdup(g.gl_pathv[i]);
-  }
-  globfree(&g);
-  return s->files ? 0 : sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  return list_new_files(s, &g, err);
 }
 
 static int load_checkpoint(struct csv_source *s, const char *checkpoint,
@@ -647,6 +729,7 @@ int csv_source_start(struct sluice_instance *ins, void *ctx,
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   c->src = s;
   s->c = c;
+  s->null_len = strlen(c->null_value);
   c->host->batch_limits(c->ins, &s->max_rows, &s->max_bytes);
   if (!c->header && c->columns.n == 0)
     return sluice_error_set(err, SLUICE_EINVAL, 0,
@@ -713,8 +796,7 @@ void csv_source_free(struct csv_ctx *c)
 
   if (s == NULL)
     return;
-  if (s->gz != NULL)
-    gzclose(s->gz);
+  input_close(s);
   if (s->reject != NULL)
     fclose(s->reject);
   sluice_csv_reader_free(s->reader);

@@ -28,4 +28,12 @@ expect_in state/runs.jsonl '"rows_read":1'
 # Nothing new: no output file at all (the destination is never opened).
 expect_exit 0 "$SLUICE" run p.json --once
 [ "$(ls out | wc -l)" = 2 ] || fail "a run with nothing to read wrote a file"
+
+# A file that went away is forgotten: the checkpoint does not grow forever.
+rm in/2026-01-01.csv
+printf 'id,v\n5,e\n' >in/2026-01-04.csv
+expect_exit 0 "$SLUICE" run p.json --once
+expect_not_in state/p.checkpoint.json "2026-01-01.csv"
+expect_in state/p.checkpoint.json "2026-01-04.csv"
+expect_in state/p.checkpoint.json "2026-01-02.csv"
 done_ok
