@@ -22,7 +22,7 @@ const char *cfg_type_label(uint32_t type)
   case SLUICE_CFG_DURATION: return "duration";
   case SLUICE_CFG_SIZE: return "size";
   case SLUICE_CFG_ENUM: return "enum";
-  case SLUICE_CFG_STRLIST: return "list of strings";
+  case SLUICE_CFG_STRLIST: return "list";
   case SLUICE_CFG_JSON: return "json";
   default: return "?";
   }

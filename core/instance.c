@@ -12,6 +12,8 @@
 /* --- services ----------------------------------------------------------- */
 
 static void host_log(struct sluice_instance *ins, enum sluice_log_level level,
+                     const char *fmt, ...) SLUICE_PRINTF(3, 4);
+static void host_log(struct sluice_instance *ins, enum sluice_log_level level,
                      const char *fmt, ...)
 {
   va_list ap;

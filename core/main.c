@@ -188,7 +188,7 @@ static void describe_map(const struct sluice_config_entry *map,
                          const char *section, json_t *arr, int as_json)
 {
   for (; map != NULL && map->key != NULL; map++) {
-    const char *def = map->default_value ? map->default_value : "";
+    const char *def = map->default_value ? map->default_value : "-";
     if (as_json) {
       json_t *e = json_pack(
           "{s:s, s:s, s:s, s:b, s:b, s:s, s:s}", "key", map->key, "section",
@@ -204,7 +204,7 @@ static void describe_map(const struct sluice_config_entry *map,
       continue;
     }
     printf("  %-20s %-10s %-12s %-8s %-6s %-11s %s%s%s%s\n", map->key,
-           cfg_type_label(map->type), *def ? def : "-",
+           cfg_type_label(map->type), *def ? def : "\"\"",
            (map->flags & SLUICE_CFG_REQUIRED) ? "yes" : "no",
            (map->flags & SLUICE_CFG_SECRET) ? "yes" : "no",
            role_label(map->flags), map->help ? map->help : "",

@@ -38,9 +38,10 @@ static const struct sluice_config_entry csv_config[] = {
     {"max_record_bytes", SLUICE_CFG_SIZE, SRC, "16M", NULL,
      offsetof(struct csv_ctx, max_record_bytes),
      "a longer record is malformed (bounds memory)"},
-    {"compression", SLUICE_CFG_ENUM, 0, "auto", "auto|none|gzip",
+    {"compression", SLUICE_CFG_ENUM, DST, "auto", "auto|none|gzip",
      offsetof(struct csv_ctx, compression),
-     "gzip; auto: by the .gz suffix (reading detects it anyway)"},
+     "gzip the file; auto: when the path ends in .gz (sources detect gzip "
+     "by its magic bytes)"},
     {"line_ending", SLUICE_CFG_ENUM, DST, "lf", "lf|crlf",
      offsetof(struct csv_ctx, line_ending), "line ending of written files"},
     {NULL, 0, 0, NULL, NULL, 0, NULL}};

@@ -13,7 +13,8 @@ PKG_CONFIG_SYSROOT_DIR=$stage
 export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
 mkdir tpl && cp "$TOP_SRCDIR"/examples/plugin-template/* tpl/
 # The installed headers must not need the source tree: no -I to it here.
-expect_exit 0 make -C tpl CC="${CC:-cc}" CFLAGS="-O1 -Werror"
+# A plain make, not a sub-make of make check: no jobserver to inherit.
+expect_exit 0 env -u MAKEFLAGS -u MFLAGS make -C tpl CC="${CC:-cc}" CFLAGS="-O1 -Werror"
 libdir=$(dirname "$(dirname "$pc")")
 LD_LIBRARY_PATH="$libdir" SLUICE_PLUGIN_PATH="$WORK/tpl:$SLUICE_PLUGIN_PATH" \
   expect_exit 0 "$SLUICE" plugins

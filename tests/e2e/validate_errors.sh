@@ -13,7 +13,8 @@ cat >bad.json <<'JSON'
       "source": { "plugin": "csv-file", "path": "in.csv", "line_ending": "crlf",
                   "compression": "zip" },
       "destination": { "plugin": "csv-file", "path": "out.csv",
-                       "header": "yes", "reject_file": "r.csv" },
+                       "header": "yes", "reject_file": "r.csv",
+                       "compression": "zip" },
       "mapping": { "x": { "too": "y" } } }
   ] }
 JSON
@@ -22,11 +23,12 @@ expect_in err.txt "bad.json: pipelines[0].schedule.every: "
 expect_in err.txt "bad.json: pipelines[0].source.delimter: unknown key; did you mean 'delimiter'?"
 expect_in err.txt "bad.json: pipelines[0].destination.plugin: no plugin 'csv-fil'; did you mean 'csv-file'?"
 expect_in err.txt "bad.json: pipelines[1].source.line_ending: applies only to destinations"
-expect_in err.txt "bad.json: pipelines[1].source.compression: 'zip' is not one of auto|none|gzip"
+expect_in err.txt "bad.json: pipelines[1].source.compression: applies only to destinations"
 expect_in err.txt "bad.json: pipelines[1].destination.header: expected true or false"
 expect_in err.txt "bad.json: pipelines[1].destination.reject_file: applies only to sources"
 expect_in err.txt "bad.json: pipelines[1].mapping.x.too: unknown key; did you mean 'to'?"
-expect_in err.txt "bad.json: 8 errors"
+expect_in err.txt "bad.json: pipelines[1].destination.compression: 'zip' is not one of auto|none|gzip"
+expect_in err.txt "bad.json: 9 errors"
 
 printf '{ "version": 1,\n  "pipelines": [ }\n' >syntax.json
 expect_exit 2 "$SLUICE" validate syntax.json
