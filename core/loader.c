@@ -304,8 +304,10 @@ static int list_plugin_files(const char *dir, char ***names, size_t *n)
     }
     if (take && *names != NULL && ((*names)[*n] = strdup(name)) != NULL)
       (*n)++;
-    free(ents[i]);
   }
+  /* Freed only now: the ".la beside it" test above reads every entry. */
+  for (int i = 0; i < count; i++)
+    free(ents[i]);
   free(ents);
   return *names == NULL ? SLUICE_ENOMEM : 0;
 }

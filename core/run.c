@@ -58,6 +58,7 @@ struct run {
   char *saved_checkpoint;     /* the last one saved */
 
   uint64_t rows_read, rows_delivered, rows_deleted;
+  uint64_t batches, pauses; /* where time goes: many pauses = slow sink */
   uint64_t src_counts[4], dst_counts[4]; /* kept from the instances' end */
   struct sluice_error err;
 };
@@ -364,8 +365,10 @@ int run_emit(struct run *r, struct sluice_batch *b, struct sluice_error *err)
     fail(r, err);
     return rc;
   }
+  r->batches++;
   if (r->qlen >= r->p->max_in_flight && !r->src_paused) {
     r->src_paused = 1;
+    r->pauses++;
     r->src.desc->source_pause(&r->src, r->src.ctx);
   }
   pump(r);
@@ -432,6 +435,10 @@ static void write_run_record(struct run *r, enum run_status status)
   if (runlog_append(r->pf->state_dir, &rec, &err) < 0)
     log_msg(SLUICE_LOG_ERROR, r->p->name, "run record not written: %s",
             err.message);
+  log_msg(SLUICE_LOG_DEBUG, r->p->name,
+          "%" PRIu64 " batches; the source was paused %" PRIu64
+          " times (the destination was the slower side)",
+          r->batches, r->pauses);
   log_msg(status == RUN_FAILED ? SLUICE_LOG_ERROR : SLUICE_LOG_INFO,
           r->p->name,
           "run %s %s: %" PRIu64 " read, %" PRIu64 " written, %" PRIu64
