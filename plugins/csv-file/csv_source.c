@@ -1,508 +1,74 @@
-/* plugins/csv-file/csv_source.c - reads a glob of CSV files.
+/* plugins/csv-file/csv_source.c - the csv-file source on the loop thread:
+ * lifecycle, backpressure, and moving chunks through the two stages of
+ * csv_source.h in order.
  *
- * The reading and parsing run on the thread pool (fill_batch), one batch
- * at a time; the loop thread only emits finished batches (after_fill).
  * The checkpoint records the files already read and, inside the current
  * file, the byte offset after the last row of the batch, so a run that
  * stopped part way resumes exactly there. */
 #include <errno.h>
 #include <fcntl.h>
 #include <glob.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <jansson.h>
-#include <zlib.h>
+#include "csv_source.h"
 
-#include <sluice/convert.h>
+static void advance(struct csv_source *s);
 
-#include "csv_file.h"
-
-#define READ_CHUNK (256u * 1024)
-
-struct col_type {
-  enum sluice_type type;
-  int precision;
-  int scale;
-};
-
-struct csv_source {
-  struct csv_ctx *c;
-  char **files;
-  size_t nfiles;
-  size_t cur;            /* the file being read, or nfiles at the end */
-  json_t *done;          /* array of the files fully read */
-  char *resume_file;     /* from the checkpoint: where to continue */
-  struct sluice_csv_pos resume_pos;
-
-  int file_open;         /* a file is being read (fd, or gz when gzip) */
-  int fd;
-  gzFile gz;
-  struct sluice_csv_reader *reader;
-  char *buf;
-  size_t buf_len, buf_off;
-  int in_header;         /* the next record is the file's header */
-
-  struct sluice_schema *schema;
-  struct col_type *types;
-  size_t ncols;
-  char **first_header;   /* the first file's header, to compare others */
-  const char *first_file;
-
-  size_t max_rows, max_bytes;
-  struct sluice_batch *batch; /* filled by the worker */
-  uint64_t rejected;          /* in the current fill */
-  uint64_t bytes_in;
-  uint64_t blank_lines;
-  size_t null_len;
-  FILE *reject;
-  struct sluice_buf scratch;
-
-  int working, paused, stopping, finished;
-  int eof;               /* every file read */
-  int status;
-  struct sluice_error err;
-};
-
-/* --- the worker side: no host calls here ------------------------------- */
-
-static int fail_at(struct csv_source *s, int code, const char *fmt, ...)
-    SLUICE_PRINTF(3, 4);
-static int fail_at(struct csv_source *s, int code, const char *fmt, ...)
+void csv_chunk_free(struct csv_chunk *k)
 {
-  va_list ap;
-  char msg[SLUICE_ERROR_MSG_MAX];
-
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  s->status = sluice_error_set(&s->err, code, 0, "%s: %s", s->files[s->cur],
-                               msg);
-  return s->status;
+  if (k == NULL)
+    return;
+  sluice_batch_unref(k->text);
+  sluice_batch_unref(k->out);
+  free(k->lines);
+  free(k);
 }
 
-static int reject_row(struct csv_source *s, uint64_t line, const char *raw,
-                      size_t rawlen, const char *reason)
+static struct csv_chunk *chunk_new(struct csv_source *s)
 {
-  struct sluice_buf *b = &s->scratch;
-  char num[32];
+  struct csv_chunk *k = calloc(1, sizeof *k);
 
-  if (s->reject == NULL)
-    return fail_at(s, SLUICE_EDATA, "%s", reason);
-  sluice_buf_reset(b);
-  snprintf(num, sizeof num, "%llu", (unsigned long long)line);
-  /* Trim the raw record's own line end: the reject file adds its own. */
-  while (rawlen > 0 && (raw[rawlen - 1] == '\n' || raw[rawlen - 1] == '\r'))
-    rawlen--;
-  struct sluice_csv_field f[4] = {
-      {s->files[s->cur], strlen(s->files[s->cur]), 0},
-      {num, strlen(num), 0},
-      {reason, strlen(reason), 0},
-      {raw, rawlen, 0}};
-  if (sluice_csv_write_record(b, f, 4, &s->c->csv) < 0 ||
-      fwrite(b->data, 1, b->len, s->reject) != b->len)
-    return fail_at(s, SLUICE_EIO, "reject file: %s", strerror(errno));
-  s->rejected++;
-  return 0;
-}
-
-static int on_bad_record(void *arg, const char *raw, size_t rawlen,
-                         const struct sluice_csv_pos *pos, const char *reason)
-{
-  struct csv_source *s = arg;
-
-  if (s->in_header) /* without a header nothing after it can be read */
-    return fail_at(s, SLUICE_EDATA, "%s", reason);
-  return reject_row(s, pos->line, raw, rawlen, reason) < 0 ? SLUICE_EDATA : 0;
-}
-
-static int take_header(struct csv_source *s,
-                       const struct sluice_csv_field *f, size_t n)
-{
-  if (s->first_header == NULL) {
-    s->first_header = calloc(n + 1, sizeof *s->first_header);
-    if (s->first_header == NULL)
-      return fail_at(s, SLUICE_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++) {
-      if (f[i].len == 0)
-        return fail_at(s, SLUICE_EDATA, "line 1: column %zu has no name",
-                       i + 1);
-      s->first_header[i] = strndup(f[i].ptr, f[i].len);
-      for (size_t j = 0; j < i; j++)
-        if (strcmp(s->first_header[j], s->first_header[i]) == 0)
-          return fail_at(s, SLUICE_EDATA, "line 1: column '%s' appears twice",
-                         s->first_header[i]);
-    }
-    s->ncols = n;
-    s->first_file = s->files[s->cur];
-    return 0;
-  }
-  if (n != s->ncols)
-    return fail_at(s, SLUICE_EDATA,
-                   "line 1: the header has %zu columns, %s has %zu", n,
-                   s->first_file, s->ncols);
-  for (size_t i = 0; i < n; i++)
-    if (f[i].len != strlen(s->first_header[i]) ||
-        memcmp(f[i].ptr, s->first_header[i], f[i].len) != 0)
-      return fail_at(s, SLUICE_EDATA,
-                     "line 1: column %zu is '%.*s', in %s it is '%s'", i + 1,
-                     (int)f[i].len, f[i].ptr, s->first_file,
-                     s->first_header[i]);
-  return 0;
-}
-
-static int is_null(const struct csv_source *s, const struct sluice_csv_field *f)
-{
-  size_t nlen;
-
-  if (f->quoted)
-    return 0;
-  nlen = s->null_len;
-  return f->len == nlen && (nlen == 0 || memcmp(f->ptr, s->c->null_value,
-                                                nlen) == 0);
-}
-
-/* Rebuilds a row's text for the reject file (the reader's slices are all
- * that is left of it). */
-static void raw_of(struct csv_source *s, const struct sluice_csv_field *f,
-                   size_t n, struct sluice_buf *out)
-{
-  for (size_t i = 0; i < n; i++) {
-    if (i > 0)
-      sluice_buf_append_char(out, s->c->csv.delimiter);
-    sluice_csv_write_field(out, f[i].ptr, f[i].len, &s->c->csv);
-  }
-}
-
-static int bad_row(struct csv_source *s, const struct sluice_csv_field *f,
-                   size_t n, uint64_t line, const char *reason)
-{
-  struct sluice_buf raw = SLUICE_BUF_INIT;
-  int rc;
-
-  raw_of(s, f, n, &raw);
-  rc = reject_row(s, line, raw.data ? raw.data : "", raw.len, reason);
-  sluice_buf_free(&raw);
-  return rc;
-}
-
-static int add_row(struct csv_source *s, const struct sluice_csv_field *f,
-                   size_t n, const struct sluice_csv_pos *pos)
-{
-  struct sluice_batch *b = s->batch;
-  struct sluice_error err = {0};
-  char reason[SLUICE_ERROR_MSG_MAX + 64];
-  size_t row;
-
-  if (n != s->ncols) {
-    /* A line with nothing on it is not a row; count it, don't fail. */
-    if (n == 1 && f[0].len == 0 && !f[0].quoted) {
-      s->blank_lines++;
-      return 0;
-    }
-    snprintf(reason, sizeof reason, "line %llu: expected %zu fields, found %zu",
-             (unsigned long long)pos->line, s->ncols, n);
-    return bad_row(s, f, n, pos->line, reason);
-  }
-  if (sluice_batch_add_row(b, SLUICE_OP_UPSERT, &row) < 0)
-    return fail_at(s, SLUICE_ENOMEM, "out of memory");
-  if (sluice_batch_nrows(b) == 1)
-    sluice_batch_set_first_record(b, pos->record - (s->c->header ? 1 : 0));
-  for (size_t i = 0; i < n; i++) {
-    int rc;
-    if (is_null(s, &f[i]))
-      continue;
-    if (s->types[i].type == SLUICE_TYPE_STRING)
-      rc = sluice_batch_set_string(b, row, i, f[i].ptr, f[i].len);
-    else
-      rc = sluice_batch_set_text(b, row, i, s->types[i].type, f[i].ptr,
-                                 f[i].len, &err);
-    if (rc < 0) {
-      sluice_batch_drop_last_row(b);
-      snprintf(reason, sizeof reason, "line %llu, field %zu (%s): %s",
-               (unsigned long long)pos->line, i + 1,
-               sluice_schema_field(s->schema, i)->name,
-               err.message[0] ? err.message : "out of memory");
-      return bad_row(s, f, n, pos->line, reason);
+  if (k == NULL)
+    return NULL;
+  k->s = s;
+  if (s->text_schema != NULL) {
+    k->text = sluice_batch_new(s->text_schema, s->max_rows, s->max_bytes);
+    if (k->text == NULL) {
+      free(k);
+      return NULL;
     }
   }
-  return 0;
+  return k;
 }
 
-static int on_record(void *arg, const struct sluice_csv_field *f, size_t n,
-                     const struct sluice_csv_pos *pos)
+static void set_failed(struct csv_source *s, const struct sluice_error *err)
 {
-  struct csv_source *s = arg;
-
-  if (s->in_header) {
-    s->in_header = 0;
-    /* Stop after the header: a resumed file seeks before reading on. */
-    return take_header(s, f, n) < 0 ? SLUICE_EDATA : 1;
-  }
-  if (add_row(s, f, n, pos) < 0)
-    return SLUICE_EDATA;
-  return sluice_batch_full(s->batch) ? 1 : 0;
+  if (s->status < 0)
+    return;
+  s->status = err->code < 0 ? err->code : SLUICE_EIO;
+  s->err = *err;
 }
 
-/* Input: plain files are read with read(2) straight into the parse
- * buffer; gzip (known by its magic bytes, whatever the name) through zlib. */
-static int input_open(struct csv_source *s, const char *path)
+/* Takes a finished stage's counts and status; 0 when the chunk is good. */
+static int take_chunk(struct csv_source *s, struct csv_chunk *k, int status)
 {
-  unsigned char magic[2];
+  const struct sluice_host *h = s->c->host;
 
-  s->fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (s->fd < 0)
-    return fail_at(s, SLUICE_EIO, "%s", strerror(errno));
-  s->file_open = 1;
-  if (pread(s->fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b) {
-    int fd2 = dup(s->fd);
-    s->gz = fd2 >= 0 ? gzdopen(fd2, "rb") : NULL;
-    if (s->gz == NULL) {
-      if (fd2 >= 0)
-        close(fd2);
-      return fail_at(s, SLUICE_ENOMEM, "gzip: out of memory");
-    }
-    gzbuffer(s->gz, READ_CHUNK);
-  }
-  return 0;
-}
-
-static ssize_t input_read(struct csv_source *s)
-{
-  ssize_t n;
-
-  if (s->gz != NULL) {
-    int zerr;
-    n = gzread(s->gz, s->buf, READ_CHUNK);
-    if (n < 0)
-      return fail_at(s, SLUICE_EIO, "gzip: %s", gzerror(s->gz, &zerr));
-  } else {
-    do
-      n = read(s->fd, s->buf, READ_CHUNK);
-    while (n < 0 && errno == EINTR);
-    if (n < 0)
-      return fail_at(s, SLUICE_EIO, "read: %s", strerror(errno));
-  }
-  s->buf_len = (size_t)n;
-  s->buf_off = 0;
-  s->bytes_in += (size_t)n;
-  return n;
-}
-
-/* Offsets are of the uncompressed stream (gzseek decompresses up to it). */
-static int input_seek(struct csv_source *s, uint64_t offset)
-{
-  if (s->gz != NULL ? gzseek(s->gz, (z_off_t)offset, SEEK_SET) < 0
-                    : lseek(s->fd, (off_t)offset, SEEK_SET) < 0)
+  h->count(s->c->ins, SLUICE_COUNT_REJECTED, (int64_t)k->rejected);
+  h->count(s->c->ins, SLUICE_COUNT_BYTES_IN, (int64_t)k->bytes_in);
+  k->rejected = k->bytes_in = 0;
+  if (status < 0 && k->status == 0)
+    k->status = sluice_error_set(&k->err, status, 0, "read cancelled");
+  if (k->status < 0) {
+    set_failed(s, &k->err);
+    csv_chunk_free(k);
     return -1;
-  s->buf_off = s->buf_len = 0;
-  return 0;
-}
-
-static void input_close(struct csv_source *s)
-{
-  if (s->gz != NULL)
-    gzclose(s->gz);
-  if (s->file_open)
-    close(s->fd);
-  s->gz = NULL;
-  s->fd = -1;
-  s->file_open = 0;
-}
-
-static int open_reader(struct csv_source *s)
-{
-  sluice_csv_reader_free(s->reader);
-  s->reader = sluice_csv_reader_new(&s->c->csv);
-  if (s->reader == NULL)
-    return fail_at(s, SLUICE_ENOMEM, "out of memory");
-  sluice_csv_reader_set_callbacks(s->reader, on_record,
-                                  s->c->reject_file ? on_bad_record : NULL, s);
-  s->buf_off = s->buf_len = 0;
-  return 0;
-}
-
-static int seek_to_resume(struct csv_source *s)
-{
-  if (input_seek(s, s->resume_pos.offset) < 0)
-    return fail_at(s, SLUICE_EIO, "cannot seek to the checkpoint's offset %llu",
-                   (unsigned long long)s->resume_pos.offset);
-  if (open_reader(s) < 0)
-    return s->status;
-  sluice_csv_reader_set_pos(s->reader, &s->resume_pos);
-  free(s->resume_file);
-  s->resume_file = NULL;
-  return 0;
-}
-
-static int open_file(struct csv_source *s)
-{
-  const char *path = s->files[s->cur];
-
-  if (input_open(s, path) < 0)
-    return s->status;
-  if (open_reader(s) < 0)
-    return s->status;
-  s->in_header = s->c->header;
-  if (!s->c->header && s->resume_file && strcmp(s->resume_file, path) == 0)
-    return seek_to_resume(s);
-  return 0;
-}
-
-static int close_file(struct csv_source *s, int finished)
-{
-  struct sluice_error err = {0};
-
-  if (finished && sluice_csv_reader_finish(s->reader, &err) < 0)
-    return fail_at(s, err.code, "%s", err.message);
-  if (finished && s->in_header && s->c->header)
-    return fail_at(s, SLUICE_EDATA, "the file is empty: no header line");
-  input_close(s);
-  if (finished) {
-    json_array_append_new(s->done, json_string(s->files[s->cur]));
-    s->cur++;
   }
   return 0;
 }
-
-static int build_schema(struct csv_source *s);
-
-/* One step of reading: a chunk fed to the parser, or a file boundary. */
-static int read_step(struct csv_source *s)
-{
-  struct sluice_error err = {0};
-  size_t consumed = 0;
-  int was_header, rc;
-
-  if (!s->file_open)
-    return open_file(s);
-  if (s->buf_off == s->buf_len) {
-    ssize_t n = input_read(s);
-    if (n < 0)
-      return s->status;
-    if (n == 0)
-      return close_file(s, 1);
-  }
-  was_header = s->in_header;
-  rc = sluice_csv_reader_feed(s->reader, s->buf + s->buf_off,
-                              s->buf_len - s->buf_off, &consumed, &err);
-  s->buf_off += consumed;
-  if (rc < 0)
-    return s->status < 0 ? s->status
-                         : fail_at(s, err.code ? err.code : rc, "%s",
-                                   err.message);
-  if (was_header && !s->in_header) {
-    if (s->schema == NULL && build_schema(s) < 0)
-      return s->status;
-    if (s->resume_file && strcmp(s->resume_file, s->files[s->cur]) == 0)
-      return seek_to_resume(s);
-  }
-  return 0;
-}
-
-static char *make_checkpoint(struct csv_source *s)
-{
-  json_t *cp = json_pack("{s:i, s:O}", "version", 1, "done", s->done);
-  char *text;
-
-  if (cp != NULL && s->file_open) {
-    struct sluice_csv_pos pos = sluice_csv_reader_pos(s->reader);
-    json_object_set_new(cp, "file", json_string(s->files[s->cur]));
-    json_object_set_new(cp, "offset", json_integer((json_int_t)pos.offset));
-    json_object_set_new(cp, "line", json_integer((json_int_t)pos.line));
-    json_object_set_new(cp, "record", json_integer((json_int_t)pos.record));
-  }
-  text = cp ? json_dumps(cp, JSON_COMPACT) : NULL;
-  json_decref(cp);
-  return text;
-}
-
-static void fill_batch(void *arg)
-{
-  struct csv_source *s = arg;
-  char *cp;
-
-  s->rejected = 0;
-  s->bytes_in = 0;
-  while (s->status == 0 && s->cur < s->nfiles &&
-         (s->batch == NULL || !sluice_batch_full(s->batch))) {
-    if (read_step(s) < 0)
-      break;
-    /* A file ended or was opened: a batch carries at most one file's end,
-     * so that a file's rows and its "done" mark travel together. */
-    if (s->batch != NULL && !s->file_open && sluice_batch_nrows(s->batch) > 0)
-      break;
-  }
-  if (s->status == 0 && s->cur >= s->nfiles)
-    s->eof = 1;
-  if (s->status == 0 && s->batch != NULL) {
-    cp = make_checkpoint(s);
-    if (cp == NULL || sluice_batch_set_checkpoint(s->batch, cp) < 0)
-      s->status = sluice_error_set(&s->err, SLUICE_ENOMEM, 0, "out of memory");
-    free(cp);
-  }
-  if (s->reject != NULL && fflush(s->reject) != 0 && s->status == 0)
-    s->status = sluice_error_set(&s->err, SLUICE_EIO, 0, "%s: %s",
-                                 s->c->reject_file, strerror(errno));
-}
-
-/* --- the loop side --------------------------------------------------------- */
-
-static int build_schema(struct csv_source *s)
-{
-  json_t *types = NULL;
-  json_error_t jerr;
-  const char *key;
-  json_t *v;
-
-  s->schema = sluice_schema_new(s->ncols);
-  s->types = calloc(s->ncols ? s->ncols : 1, sizeof *s->types);
-  if (s->schema == NULL || s->types == NULL)
-    return fail_at(s, SLUICE_ENOMEM, "out of memory");
-  for (size_t i = 0; i < s->ncols; i++) {
-    s->types[i].type = SLUICE_TYPE_STRING;
-    sluice_schema_set(s->schema, i, s->first_header[i], SLUICE_TYPE_STRING);
-  }
-  if (s->c->types == NULL)
-    return 0;
-  types = json_loads(s->c->types, 0, &jerr);
-  if (!json_is_object(types)) {
-    json_decref(types);
-    return fail_at(s, SLUICE_EINVAL, "types: expected an object of "
-                                     "column: type");
-  }
-  json_object_foreach(types, key, v) {
-    long i = sluice_schema_find(s->schema, key);
-    struct col_type *t;
-    if (i < 0) {
-      const char *near = sluice_closest(key, (const char *const *)s->first_header,
-                                        s->ncols);
-      json_decref(types);
-      return fail_at(s, SLUICE_EINVAL, "types.%s: no such column%s%s%s", key,
-                     near ? "; did you mean '" : "", near ? near : "",
-                     near ? "'?" : "");
-    }
-    t = &s->types[i];
-    if (!json_is_string(v) ||
-        sluice_type_parse(json_string_value(v), &t->type, &t->precision,
-                          &t->scale) < 0) {
-      json_decref(types);
-      return fail_at(s, SLUICE_EINVAL, "types.%s: unknown type", key);
-    }
-    sluice_schema_set(s->schema, (size_t)i, key, t->type);
-    if (t->type == SLUICE_TYPE_DECIMAL && (t->precision > 0 || t->scale > 0))
-      sluice_schema_set_decimal(s->schema, (size_t)i,
-                                t->precision < 0 ? 0 : t->precision,
-                                t->scale < 0 ? 0 : t->scale);
-  }
-  json_decref(types);
-  return 0;
-}
-
-static void submit_fill(struct csv_source *s);
 
 static void finish(struct csv_source *s)
 {
@@ -517,90 +83,132 @@ static void finish(struct csv_source *s)
   h->source_done(s->c->ins, s->status, s->status < 0 ? &s->err : NULL);
 }
 
-static void after_fill(void *arg, int status)
+static void after_read(void *arg, int status)
 {
   struct csv_source *s = arg;
-  const struct sluice_host *h = s->c->host;
-  struct sluice_batch *b = s->batch;
-  struct sluice_error err = {0};
+  struct csv_chunk *k = s->reading;
 
-  s->working = 0;
-  s->batch = NULL;
-  if (status < 0 && s->status == 0)
-    s->status = sluice_error_set(&s->err, status, 0, "read cancelled");
-  h->count(s->c->ins, SLUICE_COUNT_REJECTED, (int64_t)s->rejected);
-  h->count(s->c->ins, SLUICE_COUNT_BYTES_IN, (int64_t)s->bytes_in);
-  if (s->status < 0) {
-    sluice_batch_unref(b);
-    finish(s);
-    return;
+  s->reading = NULL;
+  s->filling = 0;
+  if (take_chunk(s, k, status) == 0) {
+    if (k->text != NULL)
+      s->parsed = k;
+    else
+      csv_chunk_free(k); /* the header read: it carries no rows */
   }
-  if (b != NULL && h->emit(s->c->ins, b, &err) < 0) {
-    /* The host has failed the run; it still waits for source_done. */
-    s->status = err.code;
-    s->err = err;
-    finish(s);
-    return;
-  }
-  if (s->eof || s->stopping) {
-    finish(s);
-    return;
-  }
-  if (!s->paused)
-    submit_fill(s);
+  advance(s);
 }
 
-static void submit_fill(struct csv_source *s)
+static void after_convert(void *arg, int status)
 {
-  const struct sluice_host *h = s->c->host;
-  int rc;
+  struct csv_chunk *k = arg;
+  struct csv_source *s = k->s;
 
-  if (s->working || s->finished)
+  s->converting = 0;
+  if (take_chunk(s, k, status) == 0)
+    s->ready = k;
+  advance(s);
+}
+
+static int submit(struct csv_source *s, void (*work)(void *),
+                  void (*after)(void *, int), void *arg)
+{
+  struct sluice_error err = {0};
+  int rc = s->c->host->work_submit(s->c->ins, work, after, arg);
+
+  if (rc < 0) {
+    sluice_error_set(&err, rc, 0, "cannot queue work");
+    set_failed(s, &err);
+  }
+  return rc;
+}
+
+static void start_read(struct csv_source *s)
+{
+  struct sluice_error err = {0};
+
+  s->reading = chunk_new(s);
+  if (s->reading == NULL) {
+    set_failed(s, (sluice_error_set(&err, SLUICE_ENOMEM, 0, "out of memory"),
+                   &err));
     return;
-  if (s->schema != NULL) {
-    s->batch = sluice_batch_new(s->schema, s->max_rows, s->max_bytes);
-    if (s->batch == NULL) {
-      s->status = sluice_error_set(&s->err, SLUICE_ENOMEM, 0, "out of memory");
+  }
+  s->filling = 1;
+  if (submit(s, s->schema ? csv_read_chunk : csv_read_header, after_read, s) <
+      0) {
+    s->filling = 0;
+    csv_chunk_free(s->reading);
+    s->reading = NULL;
+  }
+}
+
+static void start_convert(struct csv_source *s)
+{
+  struct csv_chunk *k = s->parsed;
+
+  s->parsed = NULL;
+  if (!s->typed) { /* text is the batch: nothing to convert */
+    k->out = sluice_batch_ref(k->text);
+    s->ready = k;
+    return;
+  }
+  s->converting = 1;
+  if (submit(s, csv_convert_chunk, after_convert, k) < 0) {
+    s->converting = 0;
+    csv_chunk_free(k);
+  }
+}
+
+static void emit_ready(struct csv_source *s)
+{
+  struct csv_chunk *k = s->ready;
+  struct sluice_batch *b = k->out;
+  struct sluice_error err = {0};
+
+  s->ready = NULL;
+  k->out = NULL;
+  csv_chunk_free(k);
+  /* The host may call pause or stop from inside emit: state is settled. */
+  if (s->c->host->emit(s->c->ins, b, &err) < 0)
+    set_failed(s, &err);
+}
+
+/* Moves everything that can move; called after every event.  At most one
+ * chunk is in each stage, and a finished batch waits while paused. */
+static void advance(struct csv_source *s)
+{
+  while (!s->finished) {
+    if (s->ready != NULL && !s->paused && s->status == 0) {
+      emit_ready(s);
+      continue;
+    }
+    if (s->status < 0 || s->stopping) {
+      csv_chunk_free(s->parsed); /* not converted: re-read next run */
+      s->parsed = NULL;
+      if (s->filling || s->converting)
+        return; /* their after callbacks come back here */
+      csv_chunk_free(s->ready);
+      s->ready = NULL;
       finish(s);
       return;
     }
-  }
-  s->working = 1;
-  rc = h->work_submit(s->c->ins, fill_batch, after_fill, s);
-  if (rc < 0) {
-    s->working = 0;
-    s->status = sluice_error_set(&s->err, rc, 0, "cannot queue work");
-    finish(s);
-  }
-}
-
-/* The first fill has no schema yet (no header read): it runs until the
- * header is known, and after_fill starts the real batches. */
-static void first_fill(void *arg)
-{
-  struct csv_source *s = arg;
-
-  while (s->status == 0 && s->cur < s->nfiles && s->schema == NULL)
-    read_step(s);
-  if (s->status == 0 && s->schema == NULL && s->cur >= s->nfiles)
-    s->eof = 1;
-}
-
-static void after_first_fill(void *arg, int status)
-{
-  struct csv_source *s = arg;
-
-  s->working = 0;
-  s->c->host->count(s->c->ins, SLUICE_COUNT_BYTES_IN, (int64_t)s->bytes_in);
-  s->bytes_in = 0;
-  if (status < 0 && s->status == 0)
-    s->status = sluice_error_set(&s->err, status, 0, "read cancelled");
-  if (s->status < 0 || s->stopping || (s->eof && s->schema == NULL)) {
-    finish(s);
+    if (s->parsed != NULL && !s->converting && s->ready == NULL) {
+      start_convert(s);
+      continue;
+    }
+    if (!s->filling && s->parsed == NULL && !s->eof && !s->paused) {
+      start_read(s);
+      if (s->status < 0)
+        continue;
+    }
+    if (s->eof && !s->filling && !s->converting && s->parsed == NULL &&
+        s->ready == NULL)
+      finish(s);
     return;
   }
-  submit_fill(s);
 }
+
+/* --- start --------------------------------------------------------------- */
 
 /* Keeps the files of the glob not read yet, in order.  The done list is
  * rebuilt from the files that still match, so files removed or rotated
@@ -669,7 +277,7 @@ static int load_checkpoint(struct csv_source *s, const char *checkpoint,
 
   if (checkpoint == NULL) {
     s->done = json_array();
-    return 0;
+    return s->done ? 0 : sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   }
   cp = json_loads(checkpoint, 0, NULL);
   done = json_object_get(cp, "done");
@@ -695,14 +303,12 @@ static int load_checkpoint(struct csv_source *s, const char *checkpoint,
 static int open_reject_file(struct csv_source *s, struct sluice_error *err)
 {
   char *path = csv_expand_path(s->c, s->c->reject_file);
-  int fd;
+  int fd = -1;
 
   if (path == NULL)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   /* Rejected rows are data the operator may not have meant to share. */
-  if (csv_make_parent_dirs(path) != 0)
-    fd = -1;
-  else
+  if (csv_make_parent_dirs(path) == 0)
     fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0 || (s->reject = fdopen(fd, "w")) == NULL) {
     int rc = sluice_error_set(err, SLUICE_EIO, 0, "reject_file: %s: %s", path,
@@ -714,6 +320,24 @@ static int open_reject_file(struct csv_source *s, struct sluice_error *err)
   }
   free(path);
   fputs("file,line,error,raw\n", s->reject);
+  return 0;
+}
+
+static int use_declared_columns(struct csv_source *s, struct sluice_error *err)
+{
+  const struct csv_ctx *c = s->c;
+
+  s->first_header = calloc(c->columns.n + 1, sizeof *s->first_header);
+  if (s->first_header == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  for (size_t i = 0; i < c->columns.n; i++)
+    if ((s->first_header[i] = strdup(c->columns.v[i])) == NULL)
+      return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  s->ncols = c->columns.n;
+  if (csv_build_schema(s) < 0) {
+    *err = s->err;
+    return err->code;
+  }
   return 0;
 }
 
@@ -729,6 +353,8 @@ int csv_source_start(struct sluice_instance *ins, void *ctx,
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   c->src = s;
   s->c = c;
+  s->fd = -1;
+  pthread_mutex_init(&s->reject_lock, NULL);
   s->null_len = strlen(c->null_value);
   c->host->batch_limits(c->ins, &s->max_rows, &s->max_bytes);
   if (!c->header && c->columns.n == 0)
@@ -739,28 +365,20 @@ int csv_source_start(struct sluice_instance *ins, void *ctx,
     return rc;
   if (c->reject_file != NULL && (rc = open_reject_file(s, err)) < 0)
     return rc;
-  s->buf = malloc(READ_CHUNK);
+  s->buf = malloc(CSV_READ_CHUNK);
   if (s->buf == NULL)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  if (!c->header) {
-    s->first_header = calloc(c->columns.n + 1, sizeof *s->first_header);
-    if (s->first_header == NULL)
-      return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-    for (size_t i = 0; i < c->columns.n; i++)
-      s->first_header[i] = strdup(c->columns.v[i]);
-    s->ncols = c->columns.n;
-    if (build_schema(s) < 0) {
-      *err = s->err;
-      return s->status;
-    }
-  }
+  if (!c->header && (rc = use_declared_columns(s, err)) < 0)
+    return rc;
   c->host->log(c->ins, SLUICE_LOG_INFO, "%zu file%s to read", s->nfiles,
                s->nfiles == 1 ? "" : "s");
-  s->working = 1;
-  rc = c->host->work_submit(c->ins, first_fill, after_first_fill, s);
-  if (rc < 0) {
-    s->working = 0;
-    return sluice_error_set(err, rc, 0, "cannot queue work");
+  /* Nothing to read: no batch at all, so the destination is not touched. */
+  if (s->nfiles == 0)
+    s->eof = 1;
+  advance(s);
+  if (s->status < 0 && !s->finished) {
+    *err = s->err;
+    return s->status;
   }
   return 0;
 }
@@ -768,6 +386,7 @@ int csv_source_start(struct sluice_instance *ins, void *ctx,
 void csv_source_pause(struct sluice_instance *ins, void *ctx)
 {
   struct csv_ctx *c = ctx;
+
   (void)ins;
   c->src->paused = 1;
 }
@@ -775,19 +394,19 @@ void csv_source_pause(struct sluice_instance *ins, void *ctx)
 void csv_source_resume(struct sluice_instance *ins, void *ctx)
 {
   struct csv_ctx *c = ctx;
+
   (void)ins;
   c->src->paused = 0;
-  if (!c->src->working && !c->src->finished)
-    submit_fill(c->src);
+  advance(c->src);
 }
 
 void csv_source_stop(struct sluice_instance *ins, void *ctx)
 {
   struct csv_ctx *c = ctx;
+
   (void)ins;
   c->src->stopping = 1;
-  if (!c->src->working)
-    finish(c->src);
+  advance(c->src);
 }
 
 void csv_source_free(struct csv_ctx *c)
@@ -796,12 +415,16 @@ void csv_source_free(struct csv_ctx *c)
 
   if (s == NULL)
     return;
-  input_close(s);
+  csv_read_close(s);
   if (s->reject != NULL)
     fclose(s->reject);
+  pthread_mutex_destroy(&s->reject_lock);
   sluice_csv_reader_free(s->reader);
-  sluice_batch_unref(s->batch);
+  csv_chunk_free(s->reading);
+  csv_chunk_free(s->parsed);
+  csv_chunk_free(s->ready);
   sluice_schema_unref(s->schema);
+  sluice_schema_unref(s->text_schema);
   for (size_t i = 0; i < s->nfiles; i++)
     free(s->files[i]);
   for (size_t i = 0; s->first_header && s->first_header[i]; i++)
@@ -811,7 +434,6 @@ void csv_source_free(struct csv_ctx *c)
   free(s->types);
   free(s->buf);
   free(s->resume_file);
-  sluice_buf_free(&s->scratch);
   json_decref(s->done);
   free(s);
   c->src = NULL;
