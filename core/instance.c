@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
 #include "instance.h"
 #include "log.h"
 #include "pipeline.h"
@@ -238,6 +239,31 @@ static void host_batch_limits(struct sluice_instance *ins, size_t *max_rows,
   run_batch_limits(ins->run, max_rows, max_bytes);
 }
 
+static void http_released(void *owner)
+{
+  release(owner);
+}
+
+static int host_http_request(struct sluice_instance *ins,
+                             const struct sluice_http_request *req,
+                             struct sluice_http_call **call,
+                             struct sluice_error *err)
+{
+  int rc;
+
+  ins->pending++;
+  rc = http_start(run_http(ins->run), req, http_released, ins, call, err);
+  if (rc < 0)
+    ins->pending--;
+  return rc;
+}
+
+static void host_http_throttle(struct sluice_instance *ins,
+                               const char *rate_key)
+{
+  http_throttle(run_http(ins->run), rate_key);
+}
+
 const struct sluice_host host_table = {
     .magic = SLUICE_PLUGIN_MAGIC,
     .abi_major = SLUICE_ABI_MAJOR,
@@ -259,6 +285,11 @@ const struct sluice_host host_table = {
     .secret_add = host_secret_add,
     .stopping = host_stopping,
     .batch_limits = host_batch_limits,
+    .http_request = host_http_request,
+    .http_cancel = http_cancel,
+    .http_resume = http_resume,
+    .http_header = http_response_header,
+    .http_throttle = host_http_throttle,
 };
 
 /* --- lifecycle ----------------------------------------------------------- */

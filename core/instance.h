@@ -42,6 +42,7 @@ void instance_destroy(struct sluice_instance *ins);
 
 /* Hooks the run implements (run.c). */
 uv_loop_t *run_loop(struct run *r);
+struct http_engine *run_http(struct run *r);
 const char *run_id_of(struct run *r);
 const char *run_base_dir(struct run *r);
 int run_is_stopping(struct run *r);

@@ -27,6 +27,7 @@
 
 struct run {
   uv_loop_t *loop;
+  struct http_engine *http;
   struct pipeline_file *pf;
   struct pipeline *p;
   char id[64];
@@ -67,6 +68,7 @@ static void pump(struct run *r);
 static void try_finish(struct run *r);
 
 uv_loop_t *run_loop(struct run *r) { return r->loop; }
+struct http_engine *run_http(struct run *r) { return r->http; }
 const char *run_id_of(struct run *r) { return r->id; }
 const char *run_base_dir(struct run *r) { return r->pf->base_dir; }
 int run_is_stopping(struct run *r) { return r->stopping || r->failed; }
@@ -543,7 +545,8 @@ static int start_failed(struct run *r, struct sluice_error *err)
   return rc;
 }
 
-int run_start(uv_loop_t *loop, struct pipeline_file *pf, struct pipeline *p,
+int run_start(uv_loop_t *loop, struct http_engine *http,
+              struct pipeline_file *pf, struct pipeline *p,
               run_done_cb on_done, void *arg, struct run **out,
               struct sluice_error *err)
 {
@@ -557,6 +560,7 @@ int run_start(uv_loop_t *loop, struct pipeline_file *pf, struct pipeline *p,
   if (r == NULL)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   r->loop = loop;
+  r->http = http;
   r->pf = pf;
   r->p = p;
   r->on_done = on_done;

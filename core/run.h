@@ -21,7 +21,10 @@ typedef void (*run_done_cb)(void *arg, enum run_status status);
  * be called), or a negative code
  * with err filled (on_done will not be called, a failed run record has
  * been written when the run got far enough to have an id). */
-int run_start(uv_loop_t *loop, struct pipeline_file *pf, struct pipeline *p,
+struct http_engine;
+
+int run_start(uv_loop_t *loop, struct http_engine *http,
+              struct pipeline_file *pf, struct pipeline *p,
               run_done_cb on_done, void *arg, struct run **out,
               struct sluice_error *err);
 /* Asks a run to finish early: the source stops, batches in flight are

@@ -6,6 +6,7 @@
 
 #include <uv.h>
 
+#include "http.h"
 #include "log.h"
 #include "run.h"
 #include "runlog.h"
@@ -30,6 +31,7 @@ struct sched {
   int stopping;
   int running;
   uv_signal_t sigterm, sigint;
+  struct http_engine *http; /* shared by every run: one connection pool */
   int worst; /* the exit code so far */
 };
 
@@ -51,6 +53,8 @@ static void note_status(struct sched *s, enum run_status st)
 
 static void close_all(struct sched *s)
 {
+  http_engine_free(s->http);
+  s->http = NULL;
   for (size_t i = 0; i < s->n; i++)
     if (!uv_is_closing((uv_handle_t *)&s->slots[i].timer))
       uv_close((uv_handle_t *)&s->slots[i].timer, NULL);
@@ -105,7 +109,8 @@ static void start_run(struct slot *sl)
   sl->last_start = now_s();
   sl->running = 1;
   s->running++;
-  if (run_start(s->loop, s->pf, sl->p, on_run_done, sl, &sl->run, &err) < 0) {
+  if (run_start(s->loop, s->http, s->pf, sl->p, on_run_done, sl, &sl->run,
+                &err) < 0) {
     sl->run = NULL;
     log_msg(SLUICE_LOG_ERROR, sl->p->name, "%s", err.message);
     on_run_done(sl, RUN_FAILED);
@@ -192,8 +197,15 @@ int scheduler_main(struct pipeline_file *pf, const char *only, int once)
   s.pf = pf;
   s.once = once;
   s.slots = calloc(pf->n, sizeof *s.slots);
-  if (s.slots == NULL)
+  s.http = http_engine_new(&loop);
+  if (s.slots == NULL || s.http == NULL) {
+    log_error("out of memory");
+    free(s.slots);
+    http_engine_free(s.http);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
     return 1;
+  }
   for (size_t i = 0; i < pf->n; i++) {
     struct pipeline *p = &pf->v[i];
     if (only != NULL ? strcmp(p->name, only) != 0 : !p->enabled)

@@ -45,7 +45,78 @@ enum sluice_counter {
   SLUICE_COUNT_API_CALLS     /* requests that count against a quota */
 };
 
-struct sluice_timer; /* host-owned */
+struct sluice_timer;     /* host-owned */
+struct sluice_http_call; /* host-owned; valid until its on_done returns */
+
+/* --- HTTP on the loop --------------------------------------------------
+ * One request, asynchronous, its response streamed.  The host owns
+ * connections (keep-alive, HTTP/2 where offered, gzip, proxies from the
+ * usual environment variables), TLS (always verified), timeouts, retries
+ * with backoff and jitter (Retry-After honoured) and per-key AIMD rate
+ * limiting.  Retries happen only before anything of the response reached
+ * the plugin, and only for requests safe to resend: GET, HEAD, PUT,
+ * DELETE, or any request flagged SLUICE_HTTP_RETRY_SAFE. */
+
+struct sluice_http_header {
+  const char *name;
+  const char *value;
+};
+
+enum sluice_http_flag {
+  /* The service deduplicates this POST/PATCH (a request id, an upsert):
+   * the host may send it again after a failure. */
+  SLUICE_HTTP_RETRY_SAFE = 1u << 0,
+  /* Never send it twice, even a GET. */
+  SLUICE_HTTP_NO_RETRY = 1u << 1
+};
+
+struct sluice_http_response {
+  long status;          /* 200, 404, ...; 0 when no answer arrived */
+  const char *body;     /* the buffered body (see on_data), or NULL */
+  size_t body_len;
+  unsigned attempts;    /* requests sent, retries included */
+  const char *url;      /* the effective URL */
+};
+
+struct sluice_http_request {
+  size_t struct_size;   /* sizeof(struct sluice_http_request): see INIT */
+  const char *method;   /* "GET", "POST", "PATCH", "PUT", "DELETE", "HEAD" */
+  const char *url;      /* https://... (copied) */
+  const struct sluice_http_header *headers; /* copied */
+  size_t nheaders;
+  /* The body: in memory (borrowed until on_done), or read from a file in
+   * small pieces (its path is copied); neither for no body. */
+  const void *body;
+  size_t body_len;
+  const char *body_file;
+  const char *ca_file;  /* a CA bundle to trust instead of the system's */
+  const char *rate_key; /* requests with one key share a rate limiter that
+                           starts at 2 requests/s, adds on success and
+                           halves on 429/503 (NULL: not limited) */
+  uint32_t flags;       /* enum sluice_http_flag */
+  uint32_t timeout_ms;  /* the whole exchange; 0: no limit */
+  uint32_t stall_ms;    /* no byte for this long fails it; 0: 60 s */
+  unsigned max_attempts;/* 0: the host's default (5) */
+  size_t max_buffered;  /* the largest body buffered for on_done; 0: 16 MiB */
+
+  /* The final response's status line and headers are in (read headers
+   * with host->http_header).  Not called for an answer that is retried.
+   * Return < 0 to cancel the request. */
+  int (*on_response)(void *arg, const struct sluice_http_response *resp);
+  /* Pieces of a 2xx body.  NULL: the body is buffered and handed to
+   * on_done.  Return 0 to go on, SLUICE_EAGAIN to pause the transfer
+   * (this piece is not consumed: it comes again after http_resume), or
+   * another negative code to cancel.  Non-2xx bodies are always buffered. */
+  int (*on_data)(void *arg, const char *data, size_t len);
+  /* Called exactly once when http_request returned 0: status 0 for a
+   * complete exchange whatever the HTTP status (read resp->status), or a
+   * negative code (no answer, a reset, a timeout, cancelled) with err. */
+  void (*on_done)(void *arg, int status, const struct sluice_http_response *resp,
+                  const struct sluice_error *err);
+  void *arg;
+};
+
+#define SLUICE_HTTP_REQUEST_INIT {sizeof(struct sluice_http_request)}
 
 struct sluice_host {
   /* ---- header: frozen for every major ---- */
@@ -117,6 +188,23 @@ struct sluice_host {
    * bytes); a source builds batches no bigger than this. */
   void (*batch_limits)(struct sluice_instance *ins, size_t *max_rows,
                        size_t *max_bytes);
+
+  /* HTTP (see above).  *call, when not NULL, is the handle for cancel and
+   * resume, valid until on_done returns. */
+  int (*http_request)(struct sluice_instance *ins,
+                      const struct sluice_http_request *req,
+                      struct sluice_http_call **call, struct sluice_error *err);
+  /* on_done follows with SLUICE_ECANCELED (unless it already ran). */
+  void (*http_cancel)(struct sluice_http_call *call);
+  /* Resumes a transfer on_data paused. */
+  void (*http_resume)(struct sluice_http_call *call);
+  /* A response header's value (case-insensitive name; the last one when
+   * repeated), or NULL; valid during the callback that got resp. */
+  const char *(*http_header)(const struct sluice_http_response *resp,
+                             const char *name);
+  /* Reports a throttle signal only the service's body shows (Salesforce's
+   * REQUEST_LIMIT_EXCEEDED): the key's limiter halves its rate. */
+  void (*http_throttle)(struct sluice_instance *ins, const char *rate_key);
 
   /* ---- ABI 1.1 and later: append below only ---- */
 };

@@ -1,0 +1,32 @@
+/* core/http.h - HTTP on the loop: the engine behind host->http_request.
+ *
+ * One engine per loop: a CURLM driven by curl_multi_socket_action, a
+ * uv_poll_t per socket and one uv_timer_t (curl's multi-uv pattern).
+ * Lifetime: http_engine_new with the loop; every call has ended (its
+ * on_done ran) before http_engine_free, which must run while the loop can
+ * still run (closing handles is asynchronous), before uv_loop_close. */
+#ifndef SLUICE_CORE_HTTP_H
+#define SLUICE_CORE_HTTP_H
+
+#include <uv.h>
+
+#include "sluice/host.h"
+
+struct http_engine;
+
+struct http_engine *http_engine_new(uv_loop_t *loop);
+void http_engine_free(struct http_engine *e);
+
+/* Starts req.  released(owner) runs after on_done has returned (the
+ * caller's count of outstanding work).  0, or a negative code with err
+ * (nothing else happens then). */
+int http_start(struct http_engine *e, const struct sluice_http_request *req,
+               void (*released)(void *owner), void *owner,
+               struct sluice_http_call **call, struct sluice_error *err);
+void http_cancel(struct sluice_http_call *call);
+void http_resume(struct sluice_http_call *call);
+const char *http_response_header(const struct sluice_http_response *resp,
+                                 const char *name);
+void http_throttle(struct http_engine *e, const char *rate_key);
+
+#endif
