@@ -1,5 +1,5 @@
-/* plugins/csv-file/csv_read.c - stage 1 of the csv-file source: read the
- * files and parse them into rows of text (a work function: no host calls).
+/* plugins/csv-file/csv_read.c - the csv-file source's reading: the files
+ * parsed into typed rows (work functions: no host calls).
  *
  * A chunk ends when it is full or when a file ends, so that its rows come
  * from one file and the file's "done" mark travels with its last rows. */
@@ -134,26 +134,13 @@ static int reject_fields(struct csv_source *s, const struct sluice_csv_field *f,
   return rc;
 }
 
-static int remember_line(struct csv_chunk *k, size_t row, uint64_t line)
-{
-  if (row >= k->lines_cap) {
-    size_t cap = k->lines_cap ? k->lines_cap * 2 : 1024;
-    uint64_t *grown = realloc(k->lines, cap * sizeof *grown);
-    if (grown == NULL)
-      return -1;
-    k->lines = grown;
-    k->lines_cap = cap;
-  }
-  k->lines[row] = line;
-  return 0;
-}
-
 static int add_row(struct csv_source *s, const struct sluice_csv_field *f,
                    size_t n, const struct sluice_csv_pos *pos)
 {
   struct csv_chunk *k = s->reading;
-  struct sluice_batch *b = k->text;
-  char reason[128];
+  struct sluice_batch *b = k->batch;
+  struct sluice_error err = {0};
+  char reason[SLUICE_ERROR_MSG_MAX + 128];
   size_t row;
 
   if (n != s->ncols) {
@@ -166,15 +153,29 @@ static int add_row(struct csv_source *s, const struct sluice_csv_field *f,
              (unsigned long long)pos->line, s->ncols, n);
     return reject_fields(s, f, n, pos->line, reason);
   }
-  if (sluice_batch_add_row(b, SLUICE_OP_UPSERT, &row) < 0 ||
-      remember_line(k, row, pos->line) < 0)
+  if (sluice_batch_add_row(b, SLUICE_OP_UPSERT, &row) < 0)
     return csv_chunk_fail(s, k, SLUICE_ENOMEM, "out of memory");
   if (row == 0)
     sluice_batch_set_first_record(b, pos->record - (s->c->header ? 1 : 0));
-  for (size_t i = 0; i < n; i++)
-    if (!is_null(s, &f[i]) &&
-        sluice_batch_set_string(b, row, i, f[i].ptr, f[i].len) < 0)
+  for (size_t i = 0; i < n; i++) {
+    int rc;
+    if (is_null(s, &f[i]))
+      continue;
+    if (s->types[i].type == SLUICE_TYPE_STRING)
+      rc = sluice_batch_set_string(b, row, i, f[i].ptr, f[i].len);
+    else
+      rc = sluice_batch_set_text(b, row, i, s->types[i].type, f[i].ptr,
+                                 f[i].len, &err);
+    if (rc == SLUICE_ENOMEM)
       return csv_chunk_fail(s, k, SLUICE_ENOMEM, "out of memory");
+    if (rc < 0) {
+      sluice_batch_drop_last_row(b);
+      snprintf(reason, sizeof reason, "line %llu, field %zu (%s): %s",
+               (unsigned long long)pos->line, i + 1,
+               sluice_schema_field(s->schema, i)->name, err.message);
+      return reject_fields(s, f, n, pos->line, reason);
+    }
+  }
   return 0;
 }
 
@@ -190,7 +191,7 @@ static int on_record(void *arg, const struct sluice_csv_field *f, size_t n,
   }
   if (add_row(s, f, n, pos) < 0)
     return SLUICE_EDATA;
-  return sluice_batch_full(s->reading->text) ? 1 : 0;
+  return sluice_batch_full(s->reading->batch) ? 1 : 0;
 }
 
 /* --- input: plain files with read(2), gzip (by its magic) through zlib --- */
@@ -385,28 +386,28 @@ void csv_read_header(void *arg)
     s->eof = 1;
 }
 
-/* Work function: fills s->reading->text, then sets its checkpoint. */
+/* Work function: fills s->reading->batch, then sets its checkpoint. */
 void csv_read_chunk(void *arg)
 {
   struct csv_source *s = arg;
   struct csv_chunk *k = s->reading;
 
   k->file = NULL;
-  while (k->status == 0 && s->cur < s->nfiles && !sluice_batch_full(k->text)) {
+  while (k->status == 0 && s->cur < s->nfiles && !sluice_batch_full(k->batch)) {
     size_t cur = s->cur;
     if (read_step(s) < 0)
       break;
-    if (sluice_batch_nrows(k->text) > 0 && k->file == NULL)
+    if (sluice_batch_nrows(k->batch) > 0 && k->file == NULL)
       k->file = s->files[cur];
     /* A file ended: its rows and its "done" mark leave together. */
-    if (!s->file_open && sluice_batch_nrows(k->text) > 0)
+    if (!s->file_open && sluice_batch_nrows(k->batch) > 0)
       break;
   }
   if (k->status == 0 && s->cur >= s->nfiles)
     s->eof = 1;
   if (k->status == 0) {
     char *cp = make_checkpoint(s);
-    if (cp == NULL || sluice_batch_set_checkpoint(k->text, cp) < 0)
+    if (cp == NULL || sluice_batch_set_checkpoint(k->batch, cp) < 0)
       csv_chunk_fail(s, k, SLUICE_ENOMEM, "out of memory");
     free(cp);
   }
@@ -426,14 +427,12 @@ int csv_build_schema(struct csv_source *s)
   json_t *v;
   int rc = 0;
 
-  s->text_schema = sluice_schema_new(s->ncols);
   s->schema = sluice_schema_new(s->ncols);
   s->types = calloc(s->ncols ? s->ncols : 1, sizeof *s->types);
-  if (s->text_schema == NULL || s->schema == NULL || s->types == NULL)
+  if (s->schema == NULL || s->types == NULL)
     return sluice_error_set(&s->err, SLUICE_ENOMEM, 0, "out of memory");
   for (size_t i = 0; i < s->ncols; i++) {
     s->types[i].type = SLUICE_TYPE_STRING;
-    sluice_schema_set(s->text_schema, i, s->first_header[i], SLUICE_TYPE_STRING);
     sluice_schema_set(s->schema, i, s->first_header[i], SLUICE_TYPE_STRING);
   }
   if (s->c->types == NULL)
@@ -468,8 +467,6 @@ int csv_build_schema(struct csv_source *s)
       sluice_schema_set_decimal(s->schema, (size_t)i,
                                 t->precision < 0 ? 0 : t->precision,
                                 t->scale < 0 ? 0 : t->scale);
-    if (t->type != SLUICE_TYPE_STRING)
-      s->typed = 1;
   }
   json_decref(types);
   return rc;

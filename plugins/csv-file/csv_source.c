@@ -1,6 +1,5 @@
 /* plugins/csv-file/csv_source.c - the csv-file source on the loop thread:
- * lifecycle, backpressure, and moving chunks through the two stages of
- * csv_source.h in order.
+ * lifecycle, backpressure, and emitting what csv_read.c reads, in order.
  *
  * The checkpoint records the files already read and, inside the current
  * file, the byte offset after the last row of the batch, so a run that
@@ -21,9 +20,7 @@ void csv_chunk_free(struct csv_chunk *k)
 {
   if (k == NULL)
     return;
-  sluice_batch_unref(k->text);
-  sluice_batch_unref(k->out);
-  free(k->lines);
+  sluice_batch_unref(k->batch);
   free(k);
 }
 
@@ -34,9 +31,9 @@ static struct csv_chunk *chunk_new(struct csv_source *s)
   if (k == NULL)
     return NULL;
   k->s = s;
-  if (s->text_schema != NULL) {
-    k->text = sluice_batch_new(s->text_schema, s->max_rows, s->max_bytes);
-    if (k->text == NULL) {
+  if (s->schema != NULL) {
+    k->batch = sluice_batch_new(s->schema, s->max_rows, s->max_bytes);
+    if (k->batch == NULL) {
       free(k);
       return NULL;
     }
@@ -91,22 +88,11 @@ static void after_read(void *arg, int status)
   s->reading = NULL;
   s->filling = 0;
   if (take_chunk(s, k, status) == 0) {
-    if (k->text != NULL)
-      s->parsed = k;
+    if (k->batch != NULL)
+      s->ready = k;
     else
       csv_chunk_free(k); /* the header read: it carries no rows */
   }
-  advance(s);
-}
-
-static void after_convert(void *arg, int status)
-{
-  struct csv_chunk *k = arg;
-  struct csv_source *s = k->s;
-
-  s->converting = 0;
-  if (take_chunk(s, k, status) == 0)
-    s->ready = k;
   advance(s);
 }
 
@@ -142,39 +128,22 @@ static void start_read(struct csv_source *s)
   }
 }
 
-static void start_convert(struct csv_source *s)
-{
-  struct csv_chunk *k = s->parsed;
-
-  s->parsed = NULL;
-  if (!s->typed) { /* text is the batch: nothing to convert */
-    k->out = sluice_batch_ref(k->text);
-    s->ready = k;
-    return;
-  }
-  s->converting = 1;
-  if (submit(s, csv_convert_chunk, after_convert, k) < 0) {
-    s->converting = 0;
-    csv_chunk_free(k);
-  }
-}
-
 static void emit_ready(struct csv_source *s)
 {
   struct csv_chunk *k = s->ready;
-  struct sluice_batch *b = k->out;
+  struct sluice_batch *b = k->batch;
   struct sluice_error err = {0};
 
   s->ready = NULL;
-  k->out = NULL;
+  k->batch = NULL;
   csv_chunk_free(k);
   /* The host may call pause or stop from inside emit: state is settled. */
   if (s->c->host->emit(s->c->ins, b, &err) < 0)
     set_failed(s, &err);
 }
 
-/* Moves everything that can move; called after every event.  At most one
- * chunk is in each stage, and a finished batch waits while paused. */
+/* Moves everything that can move; called after every event.  One read at
+ * a time; a finished batch waits while the host has paused the source. */
 static void advance(struct csv_source *s)
 {
   while (!s->finished) {
@@ -183,27 +152,25 @@ static void advance(struct csv_source *s)
       continue;
     }
     if (s->status < 0 || s->stopping) {
-      csv_chunk_free(s->parsed); /* not converted: re-read next run */
-      s->parsed = NULL;
-      if (s->filling || s->converting)
-        return; /* their after callbacks come back here */
-      csv_chunk_free(s->ready);
+      if (s->filling)
+        return; /* its after callback comes back here */
+      csv_chunk_free(s->ready); /* not emitted: re-read next run */
       s->ready = NULL;
       finish(s);
       return;
     }
-    if (s->parsed != NULL && !s->converting && s->ready == NULL) {
-      start_convert(s);
-      continue;
+    /* filling is tested before eof: eof is written by the read in flight. */
+    if (s->filling || s->ready != NULL)
+      return;
+    if (s->eof) {
+      finish(s);
+      return;
     }
-    if (!s->filling && s->parsed == NULL && !s->eof && !s->paused) {
+    if (!s->paused) {
       start_read(s);
       if (s->status < 0)
         continue;
     }
-    if (s->eof && !s->filling && !s->converting && s->parsed == NULL &&
-        s->ready == NULL)
-      finish(s);
     return;
   }
 }
@@ -421,10 +388,8 @@ void csv_source_free(struct csv_ctx *c)
   pthread_mutex_destroy(&s->reject_lock);
   sluice_csv_reader_free(s->reader);
   csv_chunk_free(s->reading);
-  csv_chunk_free(s->parsed);
   csv_chunk_free(s->ready);
   sluice_schema_unref(s->schema);
-  sluice_schema_unref(s->text_schema);
   for (size_t i = 0; i < s->nfiles; i++)
     free(s->files[i]);
   for (size_t i = 0; s->first_header && s->first_header[i]; i++)
