@@ -90,8 +90,11 @@ static int host_work_submit(struct sluice_instance *ins,
   return 0;
 }
 
+/* Timers are the host's: they do not hold the run open (a plugin may keep
+ * one until fini), and whatever is still open after fini is closed here. */
 struct sluice_timer {
   uv_timer_t handle;
+  struct sluice_timer *next, *prev; /* the instance's open timers */
   struct sluice_instance *ins;
   void (*cb)(void *arg);
   void *arg;
@@ -117,24 +120,30 @@ static struct sluice_timer *host_timer_start(struct sluice_instance *ins,
   t->ins = ins;
   t->cb = cb;
   t->arg = arg;
+  t->next = ins->timers;
+  if (ins->timers != NULL)
+    ins->timers->prev = t;
+  ins->timers = t;
   uv_timer_start(&t->handle, timer_fire, timeout_ms, repeat_ms);
-  ins->pending++;
   return t;
 }
 
 static void timer_closed(uv_handle_t *h)
 {
-  struct sluice_timer *t = h->data;
-  struct sluice_instance *ins = t->ins;
-
-  free(t);
-  release(ins);
+  free(h->data);
 }
 
 static void host_timer_stop(struct sluice_timer *t)
 {
   if (t == NULL || uv_is_closing((uv_handle_t *)&t->handle))
     return;
+  /* Unlinked now: the instance may be gone before the close completes. */
+  if (t->prev != NULL)
+    t->prev->next = t->next;
+  else
+    t->ins->timers = t->next;
+  if (t->next != NULL)
+    t->next->prev = t->prev;
   uv_timer_stop(&t->handle);
   uv_close((uv_handle_t *)&t->handle, timer_closed);
 }
@@ -372,6 +381,8 @@ void instance_destroy(struct sluice_instance *ins)
   if (ins->inited)
     ins->desc->fini(ins, ins->ctx);
   ins->inited = 0;
+  while (ins->timers != NULL)
+    host_timer_stop(ins->timers);
   cfg_allocs_free(&ins->allocs);
   json_decref(ins->state);
   free(ins->ctx);

@@ -434,6 +434,18 @@ static void write_run_record(struct run *r, enum run_status status)
   rec.checkpoint = r->saved_checkpoint;
   rec.source = (char *)r->p->source.plugin_name;
   rec.destination = (char *)r->p->destination.plugin_name;
+  /* The run log is output too: no secret reaches it. */
+  char error[SLUICE_ERROR_MSG_MAX];
+  char *checkpoint = r->saved_checkpoint ? strdup(r->saved_checkpoint) : NULL;
+  if (rec.error != NULL) {
+    snprintf(error, sizeof error, "%s", rec.error);
+    log_mask_secrets(error, sizeof error);
+    rec.error = error;
+  }
+  if (checkpoint != NULL) {
+    log_mask_secrets(checkpoint, strlen(checkpoint) + 1);
+    rec.checkpoint = checkpoint;
+  }
   if (runlog_append(r->pf->state_dir, &rec, &err) < 0)
     log_msg(SLUICE_LOG_ERROR, r->p->name, "run record not written: %s",
             err.message);
@@ -448,6 +460,7 @@ static void write_run_record(struct run *r, enum run_status status)
           r->id, run_status_name(status), rec.rows_read, rec.rows_written,
           rec.rows_rejected, rec.rows_deleted,
           (double)(rec.end_us - rec.start_us) / 1e6);
+  free(checkpoint);
 }
 
 static void run_free(struct run *r)
@@ -503,6 +516,12 @@ static void on_finish_timer(uv_timer_t *t)
   destroy_instances(r);
   status = final_status(r);
   write_run_record(r, status);
+  /* Unlocked before on_done: the scheduler may start the next run of this
+   * pipeline from there, and it must find the lock free. */
+  if (r->lock_fd >= 0) {
+    state_unlock(r->lock_fd);
+    r->lock_fd = -1;
+  }
   r->on_done(r->on_done_arg, status);
   uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
 }

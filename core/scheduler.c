@@ -18,7 +18,6 @@ struct slot {
   uv_timer_t timer;
   struct run *run;   /* the run in progress, or NULL */
   int running;
-  int due;           /* its time came while it was running: run once after */
   int64_t last_start;
 };
 
@@ -28,6 +27,7 @@ struct sched {
   struct slot *slots;
   size_t n;
   int once;
+  int starting; /* scheduler_main is still starting slots */
   int stopping;
   int running;
   uv_signal_t sigterm, sigint;
@@ -66,7 +66,7 @@ static void close_all(struct sched *s)
 
 static int nothing_left(struct sched *s)
 {
-  if (s->running > 0)
+  if (s->running > 0 || s->starting)
     return 0;
   if (s->stopping || s->once)
     return 1;
@@ -93,11 +93,6 @@ static void on_run_done(void *arg, enum run_status st)
   }
   if (s->stopping || s->once)
     return;
-  if (sl->due) {
-    sl->due = 0;
-    start_run(sl);
-    return;
-  }
   arm(sl);
 }
 
@@ -121,17 +116,10 @@ static void on_timer(uv_timer_t *t)
 {
   struct slot *sl = t->data;
 
-  if (sl->s->stopping)
-    return;
-  if (sl->running) {
-    /* Late: it starts once when the current run ends, not once per miss. */
-    if (!sl->due)
-      log_msg(SLUICE_LOG_WARN, sl->p->name,
-              "the previous run is still going; the next starts when it ends");
-    sl->due = 1;
-    return;
-  }
-  start_run(sl);
+  /* The timer is armed only between runs (on_run_done arms it), so runs of
+   * one pipeline never overlap; a late slot starts once, not per miss. */
+  if (!sl->s->stopping)
+    start_run(sl);
 }
 
 static void arm(struct slot *sl)
@@ -224,6 +212,9 @@ int scheduler_main(struct pipeline_file *pf, const char *only, int once)
   uv_signal_start(&s.sigint, on_signal, SIGINT);
   if (!once)
     load_last_starts(&s);
+  /* A run that fails at once must not close the signal handlers and the
+   * HTTP engine while the others are still being started. */
+  s.starting = 1;
   for (size_t i = 0; i < s.n; i++) {
     struct slot *sl = &s.slots[i];
     if (once || sl->p->schedule.kind == SCHEDULE_NONE)
@@ -231,6 +222,7 @@ int scheduler_main(struct pipeline_file *pf, const char *only, int once)
     else
       arm(sl);
   }
+  s.starting = 0;
   if (nothing_left(&s))
     close_all(&s);
   uv_run(&loop, UV_RUN_DEFAULT);

@@ -148,7 +148,9 @@ struct sluice_host {
 
   /* Calls cb(arg) after timeout_ms, then every repeat_ms when that is not
    * 0.  The host owns the timer; after timer_stop, cb never runs again.  A
-   * one-shot timer must still be stopped (this frees it). NULL on ENOMEM. */
+   * one-shot timer must still be stopped (this frees it); timers left open
+   * when fini returns are stopped by the host.  A running timer does not
+   * keep a run from ending.  NULL on ENOMEM. */
   struct sluice_timer *(*timer_start)(struct sluice_instance *ins,
                                       uint64_t timeout_ms, uint64_t repeat_ms,
                                       void (*cb)(void *arg), void *arg);

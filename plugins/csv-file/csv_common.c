@@ -27,7 +27,7 @@ int csv_ctx_setup(struct csv_ctx *c, struct sluice_error *err)
   return 0;
 }
 
-static const char *pipeline_name(struct csv_ctx *c, size_t *len)
+const char *csv_pipeline_name(struct csv_ctx *c, size_t *len)
 {
   const char *name = c->host->instance_name(c->ins);
   const char *slash = strchr(name, '/');
@@ -36,21 +36,37 @@ static const char *pipeline_name(struct csv_ctx *c, size_t *len)
   return name;
 }
 
-char *csv_expand_path(struct csv_ctx *c, const char *tmpl)
+static void append_literal(struct sluice_buf *b, const char *s, size_t n,
+                           int for_glob)
+{
+  for (size_t i = 0; i < n; i++) {
+    if (for_glob && strchr("*?[]\\", s[i]) != NULL)
+      sluice_buf_append_char(b, '\\');
+    sluice_buf_append_char(b, s[i]);
+  }
+}
+
+char *csv_expand_path_as(struct csv_ctx *c, const char *tmpl, int for_glob)
 {
   struct sluice_buf b = SLUICE_BUF_INIT;
   const char *p = tmpl;
+  const char *base = c->host->base_dir(c->ins);
 
-  if (tmpl[0] != '/')
-    sluice_buf_printf(&b, "%s/", c->host->base_dir(c->ins));
+  if (tmpl[0] != '/') {
+    append_literal(&b, base, strlen(base), for_glob);
+    sluice_buf_append_char(&b, '/');
+  }
   while (*p) {
     size_t len;
     if (strncmp(p, "{pipeline}", 10) == 0) {
-      const char *name = pipeline_name(c, &len);
-      sluice_buf_append(&b, name, len);
+      const char *name = csv_pipeline_name(c, &len);
+      append_literal(&b, name, len, for_glob);
       p += 10;
     } else if (strncmp(p, "{run_id}", 8) == 0) {
-      sluice_buf_append_str(&b, c->host->run_id(c->ins));
+      if (for_glob)
+        sluice_buf_append_char(&b, '*');
+      else
+        sluice_buf_append_str(&b, c->host->run_id(c->ins));
       p += 8;
     } else if (strncmp(p, "{date}", 6) == 0) {
       time_t now = time(NULL);
@@ -58,13 +74,18 @@ char *csv_expand_path(struct csv_ctx *c, const char *tmpl)
       char day[16];
       gmtime_r(&now, &tm);
       strftime(day, sizeof day, "%Y-%m-%d", &tm);
-      sluice_buf_append_str(&b, day);
+      sluice_buf_append_str(&b, for_glob ? "*" : day);
       p += 6;
     } else {
-      sluice_buf_append_char(&b, *p++);
+      append_literal(&b, p++, 1, for_glob);
     }
   }
   return b.data;
+}
+
+char *csv_expand_path(struct csv_ctx *c, const char *tmpl)
+{
+  return csv_expand_path_as(c, tmpl, 0);
 }
 
 int csv_wants_gzip(const struct csv_ctx *c, const char *path)

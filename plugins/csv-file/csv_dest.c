@@ -27,6 +27,7 @@ struct csv_dest {
   struct csv_ctx *c;
   char *final_path;
   char *tmp_path;
+  char *stale_pattern; /* a glob of this pipeline's temp files, any run */
   int fd;
   gzFile gz;
   struct sluice_schema *schema;
@@ -122,20 +123,20 @@ static int encode_header(struct csv_dest *d)
   return sluice_buf_append_str(&d->out, d->c->csv.line_ending);
 }
 
-/* Removes temporary files a killed run left behind.  The pipeline lock
- * means no other run of this pipeline is writing one now. */
+/* Removes temporary files a killed run of this pipeline left behind (its
+ * path may have held another {run_id} or {date}).  The pipeline lock means
+ * no other run of this pipeline is writing one now, and the pipeline's name
+ * in the temp name keeps other pipelines' files out of reach. */
 static void remove_stale_temps(struct csv_dest *d)
 {
-  struct sluice_buf pat = SLUICE_BUF_INIT;
   glob_t g;
 
-  sluice_buf_printf(&pat, "%s" TMP_SUFFIX "*", d->final_path);
-  if (pat.data != NULL && glob(pat.data, 0, NULL, &g) == 0) {
-    for (size_t i = 0; i < g.gl_pathc; i++)
+  if (glob(d->stale_pattern, GLOB_NOSORT, NULL, &g) != 0)
+    return;
+  for (size_t i = 0; i < g.gl_pathc; i++)
+    if (strcmp(g.gl_pathv[i], d->tmp_path) != 0)
       unlink(g.gl_pathv[i]);
-    globfree(&g);
-  }
-  sluice_buf_free(&pat);
+  globfree(&g);
 }
 
 static void open_work(void *arg)
@@ -173,6 +174,12 @@ static void open_work(void *arg)
       return;
     }
     gzbuffer(d->gz, 256 * 1024);
+  }
+  /* Replacing a file keeps its permissions (umask would widen 0600). */
+  if (stat(d->final_path, &st) == 0 &&
+      fchmod(d->fd, st.st_mode & 07777) != 0) {
+    dest_fail(d, "chmod of the temporary file");
+    return;
   }
   if (d->c->header && (encode_header(d) < 0 || write_out(d) < 0) &&
       d->status == 0)
@@ -301,7 +308,10 @@ int csv_dest_open(struct sluice_instance *ins, void *ctx,
 {
   struct csv_ctx *c = ctx;
   struct csv_dest *d = calloc(1, sizeof *d);
-  struct sluice_buf tmp = SLUICE_BUF_INIT;
+  struct sluice_buf tmp = SLUICE_BUF_INIT, stale = SLUICE_BUF_INIT;
+  const char *pipeline;
+  char *pattern;
+  size_t plen;
 
   (void)ins;
   if (d == NULL)
@@ -316,11 +326,19 @@ int csv_dest_open(struct sluice_instance *ins, void *ctx,
                         "TUVWXYZbcdghijkmopqvwxyz ",
                         c->csv.delimiter) == NULL;
   d->final_path = csv_expand_path(c, c->path);
+  pipeline = csv_pipeline_name(c, &plen);
   if (d->final_path != NULL)
-    sluice_buf_printf(&tmp, "%s" TMP_SUFFIX "%s", d->final_path,
-                      c->host->run_id(c->ins));
+    sluice_buf_printf(&tmp, "%s" TMP_SUFFIX "%.*s-%s", d->final_path,
+                      (int)plen, pipeline, c->host->run_id(c->ins));
   d->tmp_path = tmp.data;
-  if (d->final_path == NULL || d->tmp_path == NULL)
+  pattern = csv_expand_path_as(c, c->path, 1);
+  if (pattern != NULL) {
+    sluice_buf_printf(&stale, "%s" TMP_SUFFIX "%.*s-*", pattern, (int)plen,
+                      pipeline);
+    free(pattern);
+  }
+  d->stale_pattern = stale.data;
+  if (d->final_path == NULL || d->tmp_path == NULL || d->stale_pattern == NULL)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   return submit(d, open_work, done, arg, err);
 }
@@ -367,6 +385,7 @@ void csv_dest_free(struct csv_ctx *c)
   sluice_buf_free(&d->text);
   free(d->final_path);
   free(d->tmp_path);
+  free(d->stale_pattern);
   free(d);
   c->dst = NULL;
 }

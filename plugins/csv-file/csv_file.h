@@ -40,6 +40,11 @@ struct csv_ctx {
 int csv_ctx_setup(struct csv_ctx *c, struct sluice_error *err);
 /* Expands {pipeline}, {run_id} and {date} and makes the path absolute. */
 char *csv_expand_path(struct csv_ctx *c, const char *tmpl);
+/* With for_glob: the same as a glob(3) pattern matching every run's path
+ * ({run_id} and {date} as '*', everything else escaped). */
+char *csv_expand_path_as(struct csv_ctx *c, const char *tmpl, int for_glob);
+/* The pipeline's name (instance_name up to its '/'). */
+const char *csv_pipeline_name(struct csv_ctx *c, size_t *len);
 int csv_wants_gzip(const struct csv_ctx *c, const char *path);
 /* mkdir -p of the directories above path (errno set on failure). */
 int csv_make_parent_dirs(const char *path);

@@ -36,7 +36,7 @@ int csv_reject(struct csv_source *s, struct csv_chunk *k, const char *file,
   char num[32];
   int rc = 0;
 
-  if (s->reject == NULL)
+  if (s->c->reject_file == NULL)
     return csv_chunk_fail(s, k, SLUICE_EDATA, "%s", reason);
   snprintf(num, sizeof num, "%llu", (unsigned long long)line);
   /* Trim the raw record's own line end: the reject file adds its own. */
@@ -49,6 +49,8 @@ int csv_reject(struct csv_source *s, struct csv_chunk *k, const char *file,
   if (sluice_csv_write_record(&b, f, 4, &s->c->csv) < 0)
     rc = csv_chunk_fail(s, k, SLUICE_ENOMEM, "out of memory");
   pthread_mutex_lock(&s->reject_lock);
+  if (rc == 0 && s->reject == NULL && csv_open_rejects(s, &k->err) < 0)
+    rc = k->status = k->err.code;
   if (rc == 0 && fwrite(b.data, 1, b.len, s->reject) != b.len)
     rc = csv_chunk_fail(s, k, SLUICE_EIO, "reject file: %s", strerror(errno));
   pthread_mutex_unlock(&s->reject_lock);
@@ -222,8 +224,15 @@ static ssize_t input_read(struct csv_source *s)
   ssize_t n;
 
   if (s->gz != NULL) {
-    int zerr;
+    int zerr = Z_OK;
     n = gzread(s->gz, s->buf, CSV_READ_CHUNK);
+    if (n <= 0)
+      gzerror(s->gz, &zerr);
+    /* zlib ends a cut-off file with what it could decode, then 0 and
+     * Z_BUF_ERROR: that is not the end of the data, it is lost data. */
+    if (n == 0 && zerr == Z_BUF_ERROR)
+      return csv_chunk_fail(s, s->reading, SLUICE_EDATA,
+                            "gzip: the file is truncated");
     if (n < 0)
       return csv_chunk_fail(s, s->reading, SLUICE_EIO, "gzip: %s",
                             gzerror(s->gz, &zerr));
@@ -316,7 +325,8 @@ static int close_file(struct csv_source *s, int finished)
                           "the file is empty: no header line");
   csv_read_close(s);
   if (finished) {
-    json_array_append_new(s->done, json_string(s->files[s->cur]));
+    if (json_array_append_new(s->done, json_string(s->files[s->cur])) != 0)
+      return csv_chunk_fail(s, s->reading, SLUICE_ENOMEM, "out of memory");
     s->cur++;
   }
   return 0;

@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sluice/quote.h>
+
 #include "csv_source.h"
 
 static void advance(struct csv_source *s);
@@ -202,6 +204,17 @@ static int list_new_files(struct csv_source *s, glob_t *g,
 
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
       continue;
+    /* The checkpoint is JSON: a name it cannot hold would be read again
+     * on every run. */
+    if (!sluice_utf8_valid(path, strlen(path))) {
+      int rc = sluice_error_set(err, SLUICE_EINVAL, 0,
+                                "path: a matching file's name is not valid "
+                                "UTF-8; rename it");
+      json_decref(seen);
+      json_decref(done);
+      globfree(g);
+      return rc;
+    }
     if (json_object_get(seen, path) != NULL)
       json_array_append_new(done, json_string(path));
     else if ((s->files[s->nfiles] = strdup(path)) != NULL)
@@ -267,26 +280,26 @@ static int load_checkpoint(struct csv_source *s, const char *checkpoint,
   return 0;
 }
 
-static int open_reject_file(struct csv_source *s, struct sluice_error *err)
+/* Rejects accumulate: a later run (or one that reads nothing) must not
+ * wipe the rows an operator has not looked at yet.  Any thread, under
+ * reject_lock. */
+int csv_open_rejects(struct csv_source *s, struct sluice_error *err)
 {
-  char *path = csv_expand_path(s->c, s->c->reject_file);
+  struct stat st;
   int fd = -1;
 
-  if (path == NULL)
-    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   /* Rejected rows are data the operator may not have meant to share. */
-  if (csv_make_parent_dirs(path) == 0)
-    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0 || (s->reject = fdopen(fd, "w")) == NULL) {
-    int rc = sluice_error_set(err, SLUICE_EIO, 0, "reject_file: %s: %s", path,
-                              strerror(errno));
+  if (csv_make_parent_dirs(s->reject_path) == 0)
+    fd = open(s->reject_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0 || fstat(fd, &st) != 0 || (s->reject = fdopen(fd, "a")) == NULL) {
+    int rc = sluice_error_set(err, SLUICE_EIO, 0, "reject_file: %s: %s",
+                              s->reject_path, strerror(errno));
     if (fd >= 0)
       close(fd);
-    free(path);
     return rc;
   }
-  free(path);
-  fputs("file,line,error,raw\n", s->reject);
+  if (st.st_size == 0)
+    fputs("file,line,error,raw\n", s->reject);
   return 0;
 }
 
@@ -330,8 +343,9 @@ int csv_source_start(struct sluice_instance *ins, void *ctx,
   if ((rc = load_checkpoint(s, checkpoint, err)) < 0 ||
       (rc = expand_glob(s, err)) < 0)
     return rc;
-  if (c->reject_file != NULL && (rc = open_reject_file(s, err)) < 0)
-    return rc;
+  if (c->reject_file != NULL &&
+      (s->reject_path = csv_expand_path(c, c->reject_file)) == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   s->buf = malloc(CSV_READ_CHUNK);
   if (s->buf == NULL)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
@@ -399,6 +413,7 @@ void csv_source_free(struct csv_ctx *c)
   free(s->types);
   free(s->buf);
   free(s->resume_file);
+  free(s->reject_path);
   json_decref(s->done);
   free(s);
   c->src = NULL;

@@ -65,8 +65,9 @@ struct csv_source {
   size_t null_len;
   size_t max_rows, max_bytes;
 
-  FILE *reject;
-  pthread_mutex_t reject_lock; /* kept: rejects may come from any thread */
+  char *reject_path;    /* expanded on the loop thread at start */
+  FILE *reject;         /* opened at the first reject, appended to */
+  pthread_mutex_t reject_lock;
 
   /* loop thread only */
   struct csv_chunk *ready;     /* read, waiting to be emitted (paused) */
@@ -85,6 +86,8 @@ int csv_build_schema(struct csv_source *s);
 int csv_reject(struct csv_source *s, struct csv_chunk *k, const char *file,
                uint64_t line, const char *raw, size_t rawlen,
                const char *reason);
+/* Opens the reject file for appending (0600; a header when new). */
+int csv_open_rejects(struct csv_source *s, struct sluice_error *err);
 int csv_chunk_fail(struct csv_source *s, struct csv_chunk *k, int code,
                    const char *fmt, ...) SLUICE_PRINTF(4, 5);
 

@@ -72,4 +72,37 @@ csv_pipeline p.json '{ "plugin": "csv-file", "path": "in/nohdr.csv", "header": f
   '{ "plugin": "csv-file", "path": "n-out.csv" }'
 expect_exit 1 "$SLUICE" run p.json --once
 expect_in err.txt "in/nohdr.csv: line 2, column 3: "
+
+# A truncated gzip file is an error, not a short file.
+rm -rf state
+awk 'BEGIN { print "id,v"; for (i = 1; i <= 200000; i++) printf "%d,value-%d\n", i, i }' |
+  gzip >full.csv.gz
+head -c 300000 full.csv.gz >in/cut.csv.gz
+csv_pipeline p.json '{ "plugin": "csv-file", "path": "in/cut.csv.gz" }' \
+  '{ "plugin": "csv-file", "path": "cut-out.csv" }'
+expect_exit 1 "$SLUICE" run p.json --once
+expect_in err.txt "in/cut.csv.gz: gzip: the file is truncated"
+[ ! -e cut-out.csv ] || fail "a truncated input must not produce output"
+
+# Replacing an output keeps its mode; a value given by reference is masked
+# in the run log as in the log.
+rm -rf state
+printf 'a\n1\n' >in/ok.csv
+printf 'old\n' >mode-out.csv
+chmod 600 mode-out.csv
+csv_pipeline p.json '{ "plugin": "csv-file", "path": "in/ok.csv" }' \
+  '{ "plugin": "csv-file", "path": "mode-out.csv" }'
+expect_exit 0 "$SLUICE" run p.json --once
+expect_mode 600 mode-out.csv
+rm -rf state
+mkdir -p in/s3cr3t-d1r-name
+printf 'a,b\n1,"x"y\n' >in/s3cr3t-d1r-name/bad.csv
+SECRET_PATH=in/s3cr3t-d1r-name/bad.csv
+export SECRET_PATH
+csv_pipeline p.json '{ "plugin": "csv-file", "path": { "env": "SECRET_PATH" } }' \
+  '{ "plugin": "csv-file", "path": "s-out.csv" }'
+expect_exit 1 "$SLUICE" run p.json --once
+expect_not_in err.txt "s3cr3t-d1r-name"
+expect_not_in state/runs.jsonl "s3cr3t-d1r-name"
+expect_in state/runs.jsonl '***'
 done_ok

@@ -34,4 +34,6 @@ expect_in out.txt '"pipeline": "accounts-csv"'
 expect_exit 0 "$SLUICE" run quickstart.json --once
 expect_same expected.csv out/accounts.csv
 expect_in err.txt "0 read, 0 written"
+# The rejects of the first run are still there for the operator.
+expect_in out/accounts.rejects.csv "not-a-number"
 done_ok

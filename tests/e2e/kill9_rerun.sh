@@ -32,4 +32,17 @@ for at in 0 1000000 8000000 30000000; do
 done
 # The kills must have landed mid-run, or this test proved nothing.
 [ "$killed" -ge 3 ] || fail "only $killed of 4 kills happened during a run"
+
+# With {run_id} in the path, the next run's name differs from the killed
+# one's: its temporary file must be found and removed all the same.
+mkdir runs
+csv_pipeline p.json "{ \"plugin\": \"csv-file\", \"path\": \"in/big.csv\", \"types\": $TYPES }" \
+  '{ "plugin": "csv-file", "path": "runs/{run_id}.csv" }' '"batch": { "rows": 2000 }'
+"$SLUICE" -q run p.json --once &
+pid=$!
+wait_for_bytes "runs/*.sluice-tmp-*" 1000000 "$pid" && kill -9 "$pid"
+wait "$pid" 2>/dev/null
+expect_exit 0 "$SLUICE" run p.json --once
+[ "$(ls runs | wc -l)" = 1 ] || { ls -la runs >&2; fail "a stale temporary file is left in runs/"; }
+expect_same clean.csv runs/*.csv
 done_ok

@@ -25,4 +25,27 @@ expect_exit 0 "$SLUICE" run p.json --once
 for f in out/*.csv; do tail -n +2 "$f"; done | sort -t, -k1,1n >got.csv
 tail -n +2 in/big.csv >want.csv
 expect_same want.csv got.csv
+
+# With --once, a pipeline that fails as it starts does not take the
+# signal handling away from the others.
+rm -rf state out && mkdir out state
+printf 'garbage' >state/a.checkpoint.json
+cat >two.json <<'JSON'
+{ "version": 1, "state_dir": "state",
+  "pipelines": [
+    { "name": "a", "source": { "plugin": "csv-file", "path": "in/big.csv" },
+      "destination": { "plugin": "csv-file", "path": "out/a.csv" } },
+    { "name": "p", "source": { "plugin": "csv-file", "path": "in/big.csv", "types": { "id": "int64" } },
+      "destination": { "plugin": "csv-file", "path": "out/{run_id}.csv" },
+      "batch": { "rows": 1000 } } ] }
+JSON
+"$SLUICE" run two.json --once 2>err2 &
+pid=$!
+wait_for_bytes "out/*.sluice-tmp-*" 2000000 "$pid" || fail "the run ended before it could be stopped"
+kill -TERM "$pid"
+wait "$pid"
+rc=$?
+[ "$rc" = 1 ] || { cat err2 >&2; fail "expected exit 1 (pipeline a failed), got $rc"; }
+expect_in err2 "a.checkpoint.json: not a checkpoint file"
+expect_in state/runs.jsonl '"pipeline":"p","status":"interrupted"'
 done_ok
