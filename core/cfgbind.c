@@ -75,7 +75,8 @@ static char *read_secret_file(const char *file, const char *path,
   }
   if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077) != 0)
     log_warn("%s: secret file %s is readable by group or others "
-             "(chmod 600 it)", path, full.data);
+             "(chmod 600 it)",
+             path, full.data);
   while ((n = fread(chunk, 1, sizeof chunk, f)) > 0 &&
          data.len <= SECRET_FILE_MAX)
     sluice_buf_append(&data, chunk, n);
@@ -107,11 +108,13 @@ char *cfg_resolve_string(json_t *v, const char *path, const char *base_dir,
   if (json_is_string(v))
     return strdup(json_string_value(v));
   if (!json_is_object(v) || json_object_size(v) != 1) {
-    diag_add(d, path, "expected a string, or {\"env\": NAME} or "
-                      "{\"file\": PATH}");
+    diag_add(d, path,
+             "expected a string, or {\"env\": NAME} or "
+             "{\"file\": PATH}");
     return NULL;
   }
-  json_object_foreach(v, key, ref) {
+  json_object_foreach(v, key, ref)
+  {
     char sub[512];
 
     path_key(sub, sizeof sub, path, key);
@@ -225,8 +228,10 @@ static int bind_text(const struct sluice_config_entry *e, const char *text,
   }
   case SLUICE_CFG_DURATION:
     if (sluice_parse_duration(text, &i64) < 0) {
-      diag_add(d, path, "'%s' is not a duration (e.g. \"500ms\", \"30s\", "
-                        "\"15m\", \"2h\", \"1d\")", text);
+      diag_add(d, path,
+               "'%s' is not a duration (e.g. \"500ms\", \"30s\", "
+               "\"15m\", \"2h\", \"1d\")",
+               text);
       return -1;
     }
     if (slot != NULL)
@@ -234,16 +239,16 @@ static int bind_text(const struct sluice_config_entry *e, const char *text,
     return 0;
   case SLUICE_CFG_SIZE:
     if (sluice_parse_size(text, &i64) < 0) {
-      diag_add(d, path, "'%s' is not a size (e.g. 65536, \"64k\", \"8M\", "
-                        "\"1G\")", text);
+      diag_add(d, path,
+               "'%s' is not a size (e.g. 65536, \"64k\", \"8M\", "
+               "\"1G\")",
+               text);
       return -1;
     }
     if (slot != NULL)
       *(int64_t *)slot = i64;
     return 0;
-  default:
-    diag_add(d, path, "cannot take a text value");
-    return -1;
+  default: diag_add(d, path, "cannot take a text value"); return -1;
   }
 }
 
@@ -259,7 +264,8 @@ static int bind_strlist(json_t *v, void *slot, struct cfg_allocs *allocs,
     return -1;
   }
   n = json_array_size(v);
-  json_array_foreach(v, i, item) {
+  json_array_foreach(v, i, item)
+  {
     if (!json_is_string(item)) {
       char sub[512];
       diag_add(d, path_index(sub, sizeof sub, path, i), "expected a string");
@@ -271,7 +277,8 @@ static int bind_strlist(json_t *v, void *slot, struct cfg_allocs *allocs,
   items = remember(allocs, calloc(n + 1, sizeof *items));
   if (items == NULL)
     return -1;
-  json_array_foreach(v, i, item) {
+  json_array_foreach(v, i, item)
+  {
     items[i] = remember(allocs, strdup(json_string_value(item)));
   }
   ((struct sluice_strlist *)slot)->n = n;
@@ -329,8 +336,7 @@ static int bind_value(const struct cfg_bind_args *a,
   case SLUICE_CFG_DURATION:
   case SLUICE_CFG_SIZE:
     if (json_is_integer(v) && json_integer_value(v) >= 0) {
-      snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT,
-               json_integer_value(v));
+      snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
       return bind_text(e, num, slot, a->allocs, path, d);
     }
     if (!json_is_string(v)) {
@@ -339,10 +345,8 @@ static int bind_value(const struct cfg_bind_args *a,
       return -1;
     }
     return bind_text(e, json_string_value(v), slot, a->allocs, path, d);
-  case SLUICE_CFG_STRLIST:
-    return bind_strlist(v, slot, a->allocs, path, d);
-  default:
-    return -1;
+  case SLUICE_CFG_STRLIST: return bind_strlist(v, slot, a->allocs, path, d);
+  default: return -1;
   }
 }
 
@@ -397,7 +401,8 @@ int cfg_bind(const struct cfg_bind_args *a, struct diags *d)
   json_t *v;
   char sub[512];
 
-  json_object_foreach(a->obj, key, v) {
+  json_object_foreach(a->obj, key, v)
+  {
     const struct sluice_config_entry *e = find_entry(a->map, key);
 
     if (is_host_key(a->host_keys, key))

@@ -16,12 +16,12 @@ struct cfg_allocs {
 
 struct cfg_bind_args {
   const struct sluice_config_entry *map;
-  uint32_t role;            /* SLUICE_CFG_SOURCE or SLUICE_CFG_DESTINATION */
-  json_t *obj;              /* the object to read */
-  const char *path;         /* its JSON path, for messages */
+  uint32_t role;    /* SLUICE_CFG_SOURCE or SLUICE_CFG_DESTINATION */
+  json_t *obj;      /* the object to read */
+  const char *path; /* its JSON path, for messages */
   const char *const *host_keys; /* keys the host reads itself; NULL-ended */
-  const char *base_dir;     /* for {"file": "relative/path"} secrets */
-  void *ctx;                /* where values go; NULL to only validate */
+  const char *base_dir;         /* for {"file": "relative/path"} secrets */
+  void *ctx;                    /* where values go; NULL to only validate */
   struct cfg_allocs *allocs;
 };
 

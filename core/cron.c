@@ -29,10 +29,10 @@ struct cron_field {
 };
 
 static const char *const cron_month_names[] = {
-    "JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-    "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
-static const char *const cron_day_names[] = {
-    "SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL};
+    "JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
+    "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
+static const char *const cron_day_names[] = {"SUN", "MON", "TUE", "WED",
+                                             "THU", "FRI", "SAT", NULL};
 
 static const struct cron_field cron_fields[CRON_FIELDS] = {
     {"minute", 0, 59, NULL, 0, NULL},
@@ -301,8 +301,8 @@ static int cron_parse_item(struct cron_text item, int index, uint64_t *bits,
       return rc;
   }
   if (pos < end)
-    return cron_field_error(err, index, "'%.*s': unexpected %s",
-                            (int)item.len, item.p,
+    return cron_field_error(err, index, "'%.*s': unexpected %s", (int)item.len,
+                            item.p,
                             cron_quote_char(*pos, quoted, sizeof quoted));
   for (int v = lo; v <= hi; v += step)
     *bits |= UINT64_C(1) << v;

@@ -81,14 +81,14 @@ struct sluice_http_call {
   uv_timer_t timer; /* rate limit waits, backoffs, deferred endings */
   enum call_state state;
   int in_multi;
-  int delivered;    /* on_response has run for this answer */
-  int buffering;    /* the body goes to resp.body, not on_data */
-  int held;         /* an answer kept back to be retried */
+  int delivered; /* on_response has run for this answer */
+  int buffering; /* the body goes to resp.body, not on_data */
+  int held;      /* an answer kept back to be retried */
   int paused;
   int canceled;
-  int aborted;      /* a plugin callback asked to stop */
-  int in_curl;      /* inside a curl callback: the multi must not change */
-  int slot_booked;  /* the rate limiter gave this attempt its slot */
+  int aborted;     /* a plugin callback asked to stop */
+  int in_curl;     /* inside a curl callback: the multi must not change */
+  int slot_booked; /* the rate limiter gave this attempt its slot */
   int end_status;
   struct sluice_error err;
   struct http_resp resp;
@@ -111,7 +111,8 @@ static void url_for_message(const char *url, char *out, size_t cap)
   snprintf(out, cap, "%.*s", (int)(n < 200 ? n : 200), url);
 }
 
-/* --- the engine: curl's multi-uv pattern ----------------------------------- */
+/* --- the engine: curl's multi-uv pattern -----------------------------------
+ */
 
 static void on_poll(uv_poll_t *h, int status, int events)
 {
@@ -237,7 +238,8 @@ void http_engine_free(struct http_engine *e)
   uv_close((uv_handle_t *)&e->timer, engine_timer_closed);
 }
 
-/* --- rate limiting ------------------------------------------------------------ */
+/* --- rate limiting
+ * ------------------------------------------------------------ */
 
 static struct limiter *limiter_of(struct http_engine *e, const char *key)
 {
@@ -269,7 +271,8 @@ void http_throttle(struct http_engine *e, const char *rate_key)
     sluice_aimd_on_throttle(&l->aimd);
 }
 
-/* --- a call's end ---------------------------------------------------------------- */
+/* --- a call's end
+ * ---------------------------------------------------------------- */
 
 static void call_timer_closed(uv_handle_t *h)
 {
@@ -337,7 +340,8 @@ static int fail_later(struct sluice_http_call *c, int code, int retryable,
   return code;
 }
 
-/* --- retries ------------------------------------------------------------------ */
+/* --- retries
+ * ------------------------------------------------------------------ */
 
 static int may_resend(const struct sluice_http_call *c)
 {
@@ -369,7 +373,8 @@ static int retry_later(struct sluice_http_call *c, int64_t retry_after_ms)
   return 0;
 }
 
-/* --- curl callbacks (inside curl_multi_socket_action) ------------------------ */
+/* --- curl callbacks (inside curl_multi_socket_action) ------------------------
+ */
 
 static void reset_answer(struct sluice_http_call *c)
 {
@@ -485,7 +490,8 @@ static size_t on_upload(char *buf, size_t size, size_t n, void *userp)
   return got;
 }
 
-/* --- attempts ----------------------------------------------------------------- */
+/* --- attempts
+ * ----------------------------------------------------------------- */
 
 static void attempt(struct sluice_http_call *c)
 {
@@ -545,15 +551,15 @@ static void attempt_done(struct sluice_http_call *c, CURLcode res)
       return;
     snprintf(what, sizeof what, "%s%s", curl_easy_strerror(res),
              c->delivered ? " in the middle of the answer" : "");
-    fail_later(c, res == CURLE_OPERATION_TIMEDOUT ? SLUICE_ETIMEDOUT
-                                                  : SLUICE_EIO,
+    fail_later(c,
+               res == CURLE_OPERATION_TIMEDOUT ? SLUICE_ETIMEDOUT : SLUICE_EIO,
                1, what);
     return;
   }
   if (c->held) {
     const char *ra = http_response_header(&c->resp.pub, "Retry-After");
-    int64_t ra_ms = ra ? sluice_parse_retry_after_ms(ra, (int64_t)time(NULL))
-                       : -1;
+    int64_t ra_ms =
+        ra ? sluice_parse_retry_after_ms(ra, (int64_t)time(NULL)) : -1;
     if (l != NULL && (status == 429 || status == 503))
       sluice_aimd_on_throttle(&l->aimd);
     log_debug("%s: HTTP %ld, will retry", c->method, status);
@@ -588,7 +594,8 @@ static void check_multi(struct http_engine *e)
   }
 }
 
-/* --- the public side ----------------------------------------------------------- */
+/* --- the public side
+ * ----------------------------------------------------------- */
 
 static int setup_easy(struct sluice_http_call *c,
                       const struct sluice_http_request *req,
@@ -685,8 +692,9 @@ int http_start(struct http_engine *e, const struct sluice_http_request *req,
   struct sluice_http_call *c;
   int rc;
 
-  if (req == NULL || req->struct_size < offsetof(struct sluice_http_request,
-                                                 arg) + sizeof(void *) ||
+  if (req == NULL ||
+      req->struct_size <
+          offsetof(struct sluice_http_request, arg) + sizeof(void *) ||
       req->method == NULL || req->url == NULL || req->on_done == NULL)
     return sluice_error_set(err, SLUICE_EINVAL, 0,
                             "http_request: method, url and on_done are "
@@ -712,7 +720,8 @@ int http_start(struct http_engine *e, const struct sluice_http_request *req,
   c->timeout_ms = req->timeout_ms;
   c->stall_ms = req->stall_ms ? req->stall_ms : DEFAULT_STALL_MS;
   c->max_attempts = req->max_attempts ? req->max_attempts : DEFAULT_ATTEMPTS;
-  c->max_buffered = req->max_buffered ? req->max_buffered : DEFAULT_MAX_BUFFERED;
+  c->max_buffered =
+      req->max_buffered ? req->max_buffered : DEFAULT_MAX_BUFFERED;
   c->on_response = req->on_response;
   c->on_data = req->on_data;
   c->on_done = req->on_done;

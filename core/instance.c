@@ -335,8 +335,8 @@ int instance_init(struct sluice_instance *ins, struct run *run,
   ins->role = role;
   ins->name = strprintf("%s/%s", pipeline, role_name);
   ins->log_context = strprintf("%s/%s %s", pipeline, role_name, lp->desc.name);
-  ins->state_path = strprintf("%s/%s.%s.state.json", state_dir, pipeline,
-                              role_name);
+  ins->state_path =
+      strprintf("%s/%s.%s.state.json", state_dir, pipeline, role_name);
   ins->ctx = calloc(1, lp->desc.ctx_size ? lp->desc.ctx_size : 1);
   if (!ins->name || !ins->log_context || !ins->state_path || !ins->ctx)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");

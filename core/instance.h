@@ -22,10 +22,10 @@ struct sluice_instance {
   char *name;        /* "pipeline/source" */
   char *log_context; /* "pipeline/source csv-file" */
   int inited;
-  unsigned pending;  /* work items and HTTP calls not yet released */
+  unsigned pending;            /* work items and HTTP calls not yet released */
   struct sluice_timer *timers; /* still open: closed by the host at the end */
   uint64_t counters[4];
-  json_t *state;     /* the key-value state, loaded on first use */
+  json_t *state; /* the key-value state, loaded on first use */
   char *state_path;
 };
 

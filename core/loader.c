@@ -22,20 +22,14 @@ size_t cfg_type_size(uint32_t type)
   switch (type) {
   case SLUICE_CFG_STRING:
   case SLUICE_CFG_ENUM:
-  case SLUICE_CFG_JSON:
-    return sizeof(const char *);
+  case SLUICE_CFG_JSON: return sizeof(const char *);
   case SLUICE_CFG_INT:
   case SLUICE_CFG_DURATION:
-  case SLUICE_CFG_SIZE:
-    return sizeof(int64_t);
-  case SLUICE_CFG_BOOL:
-    return sizeof(int);
-  case SLUICE_CFG_DOUBLE:
-    return sizeof(double);
-  case SLUICE_CFG_STRLIST:
-    return sizeof(struct sluice_strlist);
-  default:
-    return 0;
+  case SLUICE_CFG_SIZE: return sizeof(int64_t);
+  case SLUICE_CFG_BOOL: return sizeof(int);
+  case SLUICE_CFG_DOUBLE: return sizeof(double);
+  case SLUICE_CFG_STRLIST: return sizeof(struct sluice_strlist);
+  default: return 0;
   }
 }
 
@@ -44,8 +38,8 @@ static int valid_name(const char *s, int allow_dash)
   if (s == NULL || *s == '\0')
     return 0;
   for (; *s; s++)
-    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
-          *s == '_' || (allow_dash && *s == '-')))
+    if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' ||
+          (allow_dash && *s == '-')))
       return 0;
   return 1;
 }
@@ -114,12 +108,13 @@ int loader_check_descriptor(const struct sluice_plugin *p, char *reason,
   }
   if (src && (p->source_start == NULL || p->source_pause == NULL ||
               p->source_resume == NULL || p->source_stop == NULL)) {
-    snprintf(reason, rlen, "a source needs source_start, source_pause, "
-                           "source_resume and source_stop");
+    snprintf(reason, rlen,
+             "a source needs source_start, source_pause, "
+             "source_resume and source_stop");
     return SLUICE_EINVAL;
   }
-  if (dst &&
-      (p->dest_open == NULL || p->dest_write == NULL || p->dest_commit == NULL)) {
+  if (dst && (p->dest_open == NULL || p->dest_write == NULL ||
+              p->dest_commit == NULL)) {
     snprintf(reason, rlen,
              "a destination needs dest_open, dest_write and dest_commit");
     return SLUICE_EINVAL;
@@ -159,7 +154,8 @@ static int check_header(const struct sluice_plugin *p, char *reason,
     return SLUICE_EABI;
   }
   if (p->abi_major != SLUICE_ABI_MAJOR) {
-    snprintf(reason, rlen, "built for plugin ABI %u.%u, this sluice has ABI %d.%d",
+    snprintf(reason, rlen,
+             "built for plugin ABI %u.%u, this sluice has ABI %d.%d",
              p->abi_major, p->abi_minor, SLUICE_ABI_MAJOR, SLUICE_ABI_MINOR);
     return SLUICE_EABI;
   }
@@ -178,8 +174,8 @@ static int check_header(const struct sluice_plugin *p, char *reason,
   return 0;
 }
 
-int loader_load_file(const char *path, struct loaded_plugin *out,
-                     char *reason, size_t rlen)
+int loader_load_file(const char *path, struct loaded_plugin *out, char *reason,
+                     size_t rlen)
 {
   const struct sluice_plugin *(*entry)(void);
   const struct sluice_plugin *p;

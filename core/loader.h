@@ -28,8 +28,8 @@ int loader_load_dirs(struct plugin_set *set, const char *const *dirs,
                      size_t ndirs);
 /* Loads one file (exposed for tests).  0, or SLUICE_EABI/EINVAL with the
  * reason in `reason` (no file name). */
-int loader_load_file(const char *path, struct loaded_plugin *out,
-                     char *reason, size_t reason_len);
+int loader_load_file(const char *path, struct loaded_plugin *out, char *reason,
+                     size_t reason_len);
 const struct loaded_plugin *plugin_set_find(const struct plugin_set *set,
                                             const char *name);
 void plugin_set_free(struct plugin_set *set);

@@ -85,9 +85,9 @@ static void format_now(char *out, size_t cap)
 
   gettimeofday(&tv, NULL);
   gmtime_r(&tv.tv_sec, &tm);
-  snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-           tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+  snprintf(out, cap, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+           tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+           (int)(tv.tv_usec / 1000));
 }
 
 /* One write(2) a line, so lines never interleave. */
@@ -102,8 +102,8 @@ static void write_line(const char *line, size_t len)
   }
 }
 
-void log_msgv(enum sluice_log_level level, const char *context,
-              const char *fmt, va_list ap)
+void log_msgv(enum sluice_log_level level, const char *context, const char *fmt,
+              va_list ap)
 {
   char msg[LINE_MAX_BYTES], ts[96], line[LINE_MAX_BYTES + 256];
   int n;
@@ -129,8 +129,8 @@ void log_msgv(enum sluice_log_level level, const char *context,
     n = snprintf(line, sizeof line, "%s\n", text);
     free(text);
   } else if (context != NULL) {
-    n = snprintf(line, sizeof line, "%s %-5s [%s] %s\n", ts,
-                 level_names[level], context, msg);
+    n = snprintf(line, sizeof line, "%s %-5s [%s] %s\n", ts, level_names[level],
+                 context, msg);
   } else {
     n = snprintf(line, sizeof line, "%s %-5s %s\n", ts, level_names[level],
                  msg);
@@ -144,8 +144,8 @@ void log_msgv(enum sluice_log_level level, const char *context,
   write_line(line, (size_t)n);
 }
 
-void log_msg(enum sluice_log_level level, const char *context,
-             const char *fmt, ...)
+void log_msg(enum sluice_log_level level, const char *context, const char *fmt,
+             ...)
 {
   va_list ap;
 

@@ -21,10 +21,10 @@ void log_mask_secrets(char *s, size_t cap);
 void log_free_secrets(void);
 
 /* context: "pipeline/source csv-file" or NULL for the program itself. */
-void log_msg(enum sluice_log_level level, const char *context,
-             const char *fmt, ...) SLUICE_PRINTF(3, 4);
-void log_msgv(enum sluice_log_level level, const char *context,
-              const char *fmt, va_list ap) SLUICE_PRINTF(3, 0);
+void log_msg(enum sluice_log_level level, const char *context, const char *fmt,
+             ...) SLUICE_PRINTF(3, 4);
+void log_msgv(enum sluice_log_level level, const char *context, const char *fmt,
+              va_list ap) SLUICE_PRINTF(3, 0);
 
 #define log_error(...) log_msg(SLUICE_LOG_ERROR, NULL, __VA_ARGS__)
 #define log_warn(...) log_msg(SLUICE_LOG_WARN, NULL, __VA_ARGS__)

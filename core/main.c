@@ -21,8 +21,12 @@
 #define SLUICE_PLUGIN_DIR "/usr/local/lib/sluice/plugins"
 #endif
 
-enum exit_code { EXIT_OK = 0, EXIT_RUN_FAILED = 1, EXIT_USAGE = 2,
-                 EXIT_REJECTED = 3 };
+enum exit_code {
+  EXIT_OK = 0,
+  EXIT_RUN_FAILED = 1,
+  EXIT_USAGE = 2,
+  EXIT_REJECTED = 3
+};
 
 struct options {
   int once;
@@ -70,8 +74,9 @@ static void load_plugins(struct plugin_set *set, const struct options *o,
 {
   const char *dirs[64];
   size_t n = 0;
-  char *env = getenv("SLUICE_PLUGIN_PATH") ? strdup(getenv("SLUICE_PLUGIN_PATH"))
-                                           : NULL;
+  char *env = getenv("SLUICE_PLUGIN_PATH")
+                  ? strdup(getenv("SLUICE_PLUGIN_PATH"))
+                  : NULL;
 
   for (size_t i = 0; i < o->nplugin_dirs && n < 64; i++)
     dirs[n++] = o->plugin_dirs[i];
@@ -157,11 +162,11 @@ static int cmd_plugins(const struct options *o)
     snprintf(abi, sizeof abi, "%u.%u", p->abi_major, p->abi_minor);
     if (o->json)
       json_array_append_new(
-          arr, json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", p->name,
-                         "version", p->version ? p->version : "",
-                         "description", p->description ? p->description : "",
-                         "kinds", kinds_label(p->kinds), "abi", abi, "file",
-                         set.v[i].path));
+          arr,
+          json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "name", p->name,
+                    "version", p->version ? p->version : "", "description",
+                    p->description ? p->description : "", "kinds",
+                    kinds_label(p->kinds), "abi", abi, "file", set.v[i].path));
     else
       printf("%-20s %-9s %-19s %-5s %s\n", p->name,
              p->version ? p->version : "-", kinds_label(p->kinds), abi,
@@ -190,12 +195,12 @@ static void describe_map(const struct sluice_config_entry *map,
   for (; map != NULL && map->key != NULL; map++) {
     const char *def = map->default_value ? map->default_value : "-";
     if (as_json) {
-      json_t *e = json_pack(
-          "{s:s, s:s, s:s, s:b, s:b, s:s, s:s}", "key", map->key, "section",
-          section, "type", cfg_type_label(map->type), "required",
-          (map->flags & SLUICE_CFG_REQUIRED) != 0, "secret",
-          (map->flags & SLUICE_CFG_SECRET) != 0, "role",
-          role_label(map->flags), "help", map->help ? map->help : "");
+      json_t *e =
+          json_pack("{s:s, s:s, s:s, s:b, s:b, s:s, s:s}", "key", map->key,
+                    "section", section, "type", cfg_type_label(map->type),
+                    "required", (map->flags & SLUICE_CFG_REQUIRED) != 0,
+                    "secret", (map->flags & SLUICE_CFG_SECRET) != 0, "role",
+                    role_label(map->flags), "help", map->help ? map->help : "");
       if (map->default_value)
         json_object_set_new(e, "default", json_string(map->default_value));
       if (map->choices)
@@ -230,11 +235,11 @@ static int cmd_describe(const char *name, const struct options *o)
     json_t *keys = json_array();
     describe_map(p->config, "plugin", keys, 1);
     describe_map(p->connection_config, "connection", keys, 1);
-    json_t *root = json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", p->name,
-                             "version", p->version ? p->version : "",
-                             "description",
-                             p->description ? p->description : "", "kinds",
-                             kinds_label(p->kinds), "config", keys);
+    json_t *root =
+        json_pack("{s:s, s:s, s:s, s:s, s:o}", "name", p->name, "version",
+                  p->version ? p->version : "", "description",
+                  p->description ? p->description : "", "kinds",
+                  kinds_label(p->kinds), "config", keys);
     if (p->connection_type)
       json_object_set_new(root, "connection_type",
                           json_string(p->connection_type));
@@ -245,8 +250,8 @@ static int cmd_describe(const char *name, const struct options *o)
     printf("%s %s: %s\nkinds: %s   ABI %u.%u   file: %s\n\n", p->name,
            p->version ? p->version : "", p->description ? p->description : "",
            kinds_label(p->kinds), p->abi_major, p->abi_minor, lp->path);
-    printf("  %-20s %-10s %-12s %-8s %-6s %-11s %s\n", "KEY", "TYPE",
-           "DEFAULT", "REQUIRED", "SECRET", "ROLE", "HELP");
+    printf("  %-20s %-10s %-12s %-8s %-6s %-11s %s\n", "KEY", "TYPE", "DEFAULT",
+           "REQUIRED", "SECRET", "ROLE", "HELP");
     describe_map(p->config, "plugin", NULL, 0);
     if (p->connection_config != NULL) {
       printf("\nconnection (type \"%s\"):\n", p->connection_type);
@@ -283,9 +288,10 @@ static int cmd_status(const char *file, const struct options *o)
     rc = EXIT_RUN_FAILED;
   } else {
     if (bad.count > 0)
-      fprintf(stderr, "sluice: %s/runs.jsonl:%zu: not a run record (skipped; "
-              "%zu such line%s)\n", dir, bad.first_line, bad.count,
-              bad.count == 1 ? "" : "s");
+      fprintf(stderr,
+              "sluice: %s/runs.jsonl:%zu: not a run record (skipped; "
+              "%zu such line%s)\n",
+              dir, bad.first_line, bad.count, bad.count == 1 ? "" : "s");
     if (o->json)
       runlog_print_json(stdout, recs, n);
     else if (n == 0)
@@ -328,8 +334,7 @@ static int take_option(int c, struct options *o, enum sluice_log_level *level,
       return -1;
     }
     return 0;
-  default:
-    return -1;
+  default: return -1;
   }
 }
 

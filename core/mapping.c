@@ -8,9 +8,9 @@
 #include "sluice/convert.h"
 
 struct mapping_col {
-  long src;               /* source column, or -1 for a constant */
-  int cast;               /* 1 when the value must be converted */
-  json_t *constant;       /* borrowed from the spec */
+  long src;         /* source column, or -1 for a constant */
+  int cast;         /* 1 when the value must be converted */
+  json_t *constant; /* borrowed from the spec */
 };
 
 struct mapping {
@@ -76,7 +76,8 @@ static int check_unknown_fields(json_t *spec, const char *path,
   const char *key;
   json_t *v;
 
-  json_object_foreach(spec, key, v) {
+  json_object_foreach(spec, key, v)
+  {
     if (strcmp(key, "*") == 0 || sluice_schema_find(in, key) >= 0)
       continue;
     if (json_is_object(v) && json_object_get(v, "value") != NULL)
@@ -147,7 +148,8 @@ int mapping_compile(json_t *spec, const char *path, struct sluice_schema *in,
                       sluice_schema_field(m->out, n)->scale != f->scale;
     n++;
   }
-  json_object_foreach(spec, key, v) {
+  json_object_foreach(spec, key, v)
+  {
     json_t *c;
     if (!json_is_object(v) || (c = json_object_get(v, "value")) == NULL ||
         sluice_schema_find(in, key) >= 0)
@@ -235,10 +237,9 @@ static int set_constant(struct mapping *m, json_t *c, struct sluice_batch *b,
   if (json_is_null(c))
     return 0;
   if (json_is_string(c))
-    return sluice_batch_set_text(b, row, col,
-                                 sluice_schema_field(b->schema, col)->type,
-                                 json_string_value(c), json_string_length(c),
-                                 err);
+    return sluice_batch_set_text(
+        b, row, col, sluice_schema_field(b->schema, col)->type,
+        json_string_value(c), json_string_length(c), err);
   if (json_is_boolean(c))
     snprintf(num, sizeof num, "%s", json_is_true(c) ? "true" : "false");
   else if (json_is_integer(c))

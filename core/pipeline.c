@@ -12,12 +12,12 @@
 
 const char *const endpoint_host_keys[] = {"plugin", "connection", NULL};
 
-static const char *const top_keys[] = {"version", "state_dir", "plugin_path",
-                                       "connections", "pipelines", "$schema",
-                                       "description", NULL};
+static const char *const top_keys[] = {
+    "version",   "state_dir", "plugin_path", "connections",
+    "pipelines", "$schema",   "description", NULL};
 static const char *const pipeline_keys[] = {
-    "name", "description", "enabled", "schedule", "source", "destination",
-    "mapping", "batch", NULL};
+    "name",        "description", "enabled", "schedule", "source",
+    "destination", "mapping",     "batch",   NULL};
 static const char *const batch_keys[] = {"rows", "bytes", "in_flight", NULL};
 static const char *const schedule_keys[] = {"every", "cron", NULL};
 static const char *const mapping_keys[] = {"to", "type", "value", NULL};
@@ -38,7 +38,8 @@ static void check_keys(json_t *obj, const char *const *keys, const char *path,
   json_t *v;
   char sub[512];
 
-  json_object_foreach(obj, key, v) {
+  json_object_foreach(obj, key, v)
+  {
     int known = 0;
     for (const char *const *k = keys; *k; k++)
       if (strcmp(*k, key) == 0)
@@ -109,14 +110,16 @@ static int valid_pipeline_name(const char *s)
 static void load_schedule(json_t *s, const char *path, struct pipeline *p,
                           struct diags *d)
 {
-  json_t *every = json_object_get(s, "every"), *cron = json_object_get(s, "cron");
+  json_t *every = json_object_get(s, "every"),
+         *cron = json_object_get(s, "cron");
   struct sluice_error err = {0};
   char sub[512];
 
   p->schedule.kind = SCHEDULE_NONE;
   if (!json_is_object(s)) {
-    diag_add(d, path, "expected an object: {\"every\": \"15m\"} or "
-                      "{\"cron\": \"0 6 * * 1\"}");
+    diag_add(d, path,
+             "expected an object: {\"every\": \"15m\"} or "
+             "{\"cron\": \"0 6 * * 1\"}");
     return;
   }
   check_keys(s, schedule_keys, path, d);
@@ -194,7 +197,8 @@ static void load_mapping(json_t *m, const char *path, struct diags *d)
     diag_add(d, path, "expected an object: {\"SourceField\": \"DEST_COLUMN\"}");
     return;
   }
-  json_object_foreach(m, key, v) {
+  json_object_foreach(m, key, v)
+  {
     path_key(sub, sizeof sub, path, key);
     if (strcmp(key, "*") == 0) {
       if (!json_is_null(v))
@@ -209,8 +213,9 @@ static void load_mapping(json_t *m, const char *path, struct diags *d)
       continue;
     }
     if (!json_is_object(v)) {
-      diag_add(d, sub, "expected a new name, null (drop), or an object "
-                       "with \"to\", \"type\" or \"value\"");
+      diag_add(d, sub,
+               "expected a new name, null (drop), or an object "
+               "with \"to\", \"type\" or \"value\"");
       continue;
     }
     check_keys(v, mapping_keys, sub, d);
@@ -270,7 +275,8 @@ static void load_endpoint(json_t *e, const char *path, json_t *connections,
     size_t n = 0;
     const char *key;
     json_t *v;
-    json_object_foreach(connections, key, v) {
+    json_object_foreach(connections, key, v)
+    {
       if (n < 64)
         names[n++] = key;
     }
@@ -306,10 +312,13 @@ static void load_pipeline(json_t *pj, size_t i, struct pipeline_file *pf,
   v = json_object_get(pj, "name");
   path_key(sub, sizeof sub, path, "name");
   if (!json_is_string(v))
-    diag_add(d, sub, v ? "expected a string" : "missing (every pipeline needs "
-                                               "a name)");
+    diag_add(d, sub,
+             v ? "expected a string"
+               : "missing (every pipeline needs "
+                 "a name)");
   else if (!valid_pipeline_name(json_string_value(v)))
-    diag_add(d, sub, "'%s': use letters, digits, '-', '_' and '.' (at most 100)",
+    diag_add(d, sub,
+             "'%s': use letters, digits, '-', '_' and '.' (at most 100)",
              json_string_value(v));
   else {
     p->name = strdup(json_string_value(v));
@@ -366,7 +375,8 @@ static void load_plugin_path(json_t *v, struct pipeline_file *pf,
     return;
   }
   pf->plugin_dirs = calloc(json_array_size(v) + 1, sizeof *pf->plugin_dirs);
-  json_array_foreach(v, i, item) {
+  json_array_foreach(v, i, item)
+  {
     if (!json_is_string(item))
       diag_add(d, path_index(sub, sizeof sub, "plugin_path", i),
                "expected a directory");
@@ -382,7 +392,8 @@ static void load_connections(json_t *conns, struct diags *d)
   json_t *c;
   char sub[512];
 
-  json_object_foreach(conns, name, c) {
+  json_object_foreach(conns, name, c)
+  {
     path_key(sub, sizeof sub, "connections", name);
     if (!json_is_object(c)) {
       diag_add(d, sub, "expected an object with a \"type\"");
@@ -428,9 +439,8 @@ int pipeline_file_load(const char *path, struct pipeline_file *pf,
   v = json_object_get(root, "state_dir");
   if (v != NULL && !json_is_string(v))
     diag_add(d, "state_dir", "expected a directory");
-  pf->state_dir =
-      resolve_path(pf->base_dir, json_is_string(v) ? json_string_value(v)
-                                                   : "state");
+  pf->state_dir = resolve_path(
+      pf->base_dir, json_is_string(v) ? json_string_value(v) : "state");
   if ((v = json_object_get(root, "plugin_path")) != NULL)
     load_plugin_path(v, pf, d);
   conns = json_object_get(root, "connections");
@@ -442,15 +452,16 @@ int pipeline_file_load(const char *path, struct pipeline_file *pf,
     load_connections(conns, d);
   pipes = json_object_get(root, "pipelines");
   if (!json_is_array(pipes) || json_array_size(pipes) == 0) {
-    diag_add(d, "pipelines", pipes ? "expected a non-empty array"
-                                   : "missing (nothing to run)");
+    diag_add(d, "pipelines",
+             pipes ? "expected a non-empty array" : "missing (nothing to run)");
     return 0;
   }
   pf->n = json_array_size(pipes);
   pf->v = calloc(pf->n, sizeof *pf->v);
   if (pf->v == NULL)
     return SLUICE_ENOMEM;
-  json_array_foreach(pipes, i, v) {
+  json_array_foreach(pipes, i, v)
+  {
     load_pipeline(v, i, pf, conns, d);
   }
   return 0;
@@ -518,8 +529,8 @@ static void resolve_endpoint(struct pipeline_file *pf, struct endpoint *ep,
       if (ep->connection_name == NULL)
         diag_add(d, ep->path, "plugin '%s' needs a \"connection\" of type '%s'",
                  lp->desc.name, lp->desc.connection_type);
-    } else if ((type = json_string_value(json_object_get(
-                    ep->connection, "type"))) != NULL &&
+    } else if ((type = json_string_value(
+                    json_object_get(ep->connection, "type"))) != NULL &&
                strcmp(type, lp->desc.connection_type) != 0) {
       diag_add(d, path_key(sub, sizeof sub, ep->path, "connection"),
                "connection '%s' is of type '%s'; plugin '%s' needs '%s'",

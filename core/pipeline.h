@@ -13,13 +13,13 @@
 #define PIPELINE_FILE_VERSION 1
 
 struct endpoint {
-  char *path;                          /* "pipelines[0].source" */
-  const char *plugin_name;             /* borrowed from the JSON tree */
-  const struct loaded_plugin *plugin;  /* set by pipeline_file_resolve */
-  json_t *config;                      /* borrowed */
-  const char *connection_name;         /* NULL when none */
-  json_t *connection;                  /* borrowed; NULL when none */
-  char *connection_path;               /* "connections.sf" */
+  char *path;                         /* "pipelines[0].source" */
+  const char *plugin_name;            /* borrowed from the JSON tree */
+  const struct loaded_plugin *plugin; /* set by pipeline_file_resolve */
+  json_t *config;                     /* borrowed */
+  const char *connection_name;        /* NULL when none */
+  json_t *connection;                 /* borrowed; NULL when none */
+  char *connection_path;              /* "connections.sf" */
 };
 
 struct pipeline {
@@ -37,9 +37,9 @@ struct pipeline {
 };
 
 struct pipeline_file {
-  char *path;      /* as given */
-  char *base_dir;  /* absolute directory of the file */
-  char *state_dir; /* absolute */
+  char *path;         /* as given */
+  char *base_dir;     /* absolute directory of the file */
+  char *state_dir;    /* absolute */
   char **plugin_dirs; /* absolute, from "plugin_path" */
   size_t nplugin_dirs;
   json_t *root;
@@ -56,8 +56,7 @@ int pipeline_file_load(const char *path, struct pipeline_file *pf,
  * against the plugin's config map. */
 void pipeline_file_resolve(struct pipeline_file *pf,
                            const struct plugin_set *set, struct diags *d);
-struct pipeline *pipeline_file_find(struct pipeline_file *pf,
-                                    const char *name);
+struct pipeline *pipeline_file_find(struct pipeline_file *pf, const char *name);
 void pipeline_file_free(struct pipeline_file *pf);
 
 /* The keys of a source/destination object the host reads itself. */

@@ -45,18 +45,18 @@ struct run {
   struct sluice_batch **queue; /* ring of mapped batches */
   size_t qcap, qhead, qlen;
 
-  int src_running;   /* source_start succeeded, source_done not yet */
+  int src_running; /* source_start succeeded, source_done not yet */
   int src_paused;
   int src_stop_sent;
   int dst_opened;
-  int dst_busy;      /* a destination call is in flight */
-  int dirty;         /* written since the last commit */
+  int dst_busy; /* a destination call is in flight */
+  int dirty;    /* written since the last commit */
   int failed;
   int stopping;
   int finishing;
 
-  char *written_checkpoint;   /* of the last batch written */
-  char *saved_checkpoint;     /* the last one saved */
+  char *written_checkpoint; /* of the last batch written */
+  char *saved_checkpoint;   /* the last one saved */
 
   uint64_t rows_read, rows_delivered, rows_deleted;
   uint64_t batches, pauses; /* where time goes: many pauses = slow sink */
@@ -67,11 +67,26 @@ struct run {
 static void pump(struct run *r);
 static void try_finish(struct run *r);
 
-uv_loop_t *run_loop(struct run *r) { return r->loop; }
-struct http_engine *run_http(struct run *r) { return r->http; }
-const char *run_id_of(struct run *r) { return r->id; }
-const char *run_base_dir(struct run *r) { return r->pf->base_dir; }
-int run_is_stopping(struct run *r) { return r->stopping || r->failed; }
+uv_loop_t *run_loop(struct run *r)
+{
+  return r->loop;
+}
+struct http_engine *run_http(struct run *r)
+{
+  return r->http;
+}
+const char *run_id_of(struct run *r)
+{
+  return r->id;
+}
+const char *run_base_dir(struct run *r)
+{
+  return r->pf->base_dir;
+}
+int run_is_stopping(struct run *r)
+{
+  return r->stopping || r->failed;
+}
 
 void run_batch_limits(struct run *r, size_t *rows, size_t *bytes)
 {
@@ -99,8 +114,8 @@ static void make_run_id(struct run *r)
     fclose(f);
   gmtime_r(&t, &tm);
   snprintf(r->id, sizeof r->id, "%04d%02d%02dT%02d%02d%02dZ-%04x",
-           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-           tm.tm_min, tm.tm_sec, rnd & 0xffff);
+           tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+           tm.tm_sec, rnd & 0xffff);
 }
 
 /* The first failure is the one reported; later ones are consequences. */
@@ -159,7 +174,8 @@ static int load_checkpoint(struct run *r, char **out, struct sluice_error *err)
   root = json_loadb(data, len, 0, &jerr);
   free(data);
   cp = json_object_get(root, "checkpoint");
-  if (root == NULL || (cp != NULL && !json_is_string(cp) && !json_is_null(cp))) {
+  if (root == NULL ||
+      (cp != NULL && !json_is_string(cp) && !json_is_null(cp))) {
     rc = sluice_error_set(err, SLUICE_EDATA, 0,
                           "%s: not a checkpoint file (%s); move it away to "
                           "start from the beginning",
@@ -182,9 +198,8 @@ static int save_checkpoint(struct run *r, struct sluice_error *err)
       (r->saved_checkpoint != NULL &&
        strcmp(r->saved_checkpoint, r->written_checkpoint) == 0))
     return 0;
-  root = json_pack("{s:i, s:s, s:s, s:s}", "version", 1, "pipeline",
-                   r->p->name, "run_id", r->id, "checkpoint",
-                   r->written_checkpoint);
+  root = json_pack("{s:i, s:s, s:s, s:s}", "version", 1, "pipeline", r->p->name,
+                   "run_id", r->id, "checkpoint", r->written_checkpoint);
   text = root ? json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
   json_decref(root);
   path = checkpoint_path(r);
@@ -300,8 +315,7 @@ static void pump(struct run *r)
       rc = r->dst.desc->dest_open(&r->dst, r->dst.ctx, sluice_batch_schema(b),
                                   on_opened, r, &err);
     else
-      rc = r->dst.desc->dest_write(&r->dst, r->dst.ctx, b, on_written, r,
-                                   &err);
+      rc = r->dst.desc->dest_write(&r->dst, r->dst.ctx, b, on_written, r, &err);
     if (rc < 0) {
       r->dst_busy = 0;
       fail(r, &err);
@@ -393,7 +407,8 @@ void run_source_done(struct run *r, int status, const struct sluice_error *err)
   pump(r);
 }
 
-/* --- the end ---------------------------------------------------------------- */
+/* --- the end ----------------------------------------------------------------
+ */
 
 static enum run_status final_status(struct run *r)
 {
@@ -402,7 +417,8 @@ static enum run_status final_status(struct run *r)
   if (r->stopping)
     return RUN_INTERRUPTED;
   if (r->dst_counts[SLUICE_COUNT_REJECTED] +
-          r->src_counts[SLUICE_COUNT_REJECTED] > 0)
+          r->src_counts[SLUICE_COUNT_REJECTED] >
+      0)
     return RUN_REJECTED;
   return RUN_SUCCEEDED;
 }
@@ -453,8 +469,7 @@ static void write_run_record(struct run *r, enum run_status status)
           "%" PRIu64 " batches; the source was paused %" PRIu64
           " times (the destination was the slower side)",
           r->batches, r->pauses);
-  log_msg(status == RUN_FAILED ? SLUICE_LOG_ERROR : SLUICE_LOG_INFO,
-          r->p->name,
+  log_msg(status == RUN_FAILED ? SLUICE_LOG_ERROR : SLUICE_LOG_INFO, r->p->name,
           "run %s %s: %" PRIu64 " read, %" PRIu64 " written, %" PRIu64
           " rejected, %" PRIu64 " deleted in %.3fs",
           r->id, run_status_name(status), rec.rows_read, rec.rows_written,
@@ -549,7 +564,8 @@ void run_stop(struct run *r)
   }
 }
 
-/* --- start ------------------------------------------------------------------ */
+/* --- start ------------------------------------------------------------------
+ */
 
 static int start_failed(struct run *r, struct sluice_error *err)
 {
@@ -565,9 +581,8 @@ static int start_failed(struct run *r, struct sluice_error *err)
 }
 
 int run_start(uv_loop_t *loop, struct http_engine *http,
-              struct pipeline_file *pf, struct pipeline *p,
-              run_done_cb on_done, void *arg, struct run **out,
-              struct sluice_error *err)
+              struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
+              void *arg, struct run **out, struct sluice_error *err)
 {
   struct run *r;
   char *checkpoint = NULL;
@@ -597,16 +612,15 @@ int run_start(uv_loop_t *loop, struct http_engine *http,
   if ((rc = load_checkpoint(r, &checkpoint, err)) < 0)
     return start_failed(r, err);
   r->saved_checkpoint = checkpoint;
-  rc = instance_init(&r->src, r, p->source.plugin, SLUICE_KIND_SOURCE,
-                     p->name, p->source.config, p->source.path,
-                     p->source.connection, p->source.connection_path,
-                     pf->base_dir, pf->state_dir, err);
+  rc = instance_init(&r->src, r, p->source.plugin, SLUICE_KIND_SOURCE, p->name,
+                     p->source.config, p->source.path, p->source.connection,
+                     p->source.connection_path, pf->base_dir, pf->state_dir,
+                     err);
   if (rc == 0)
-    rc = instance_init(&r->dst, r, p->destination.plugin,
-                       SLUICE_KIND_DESTINATION, p->name, p->destination.config,
-                       p->destination.path, p->destination.connection,
-                       p->destination.connection_path, pf->base_dir,
-                       pf->state_dir, err);
+    rc = instance_init(
+        &r->dst, r, p->destination.plugin, SLUICE_KIND_DESTINATION, p->name,
+        p->destination.config, p->destination.path, p->destination.connection,
+        p->destination.connection_path, pf->base_dir, pf->state_dir, err);
   if (rc < 0)
     return start_failed(r, err);
   *out = r;

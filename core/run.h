@@ -24,9 +24,8 @@ typedef void (*run_done_cb)(void *arg, enum run_status status);
 struct http_engine;
 
 int run_start(uv_loop_t *loop, struct http_engine *http,
-              struct pipeline_file *pf, struct pipeline *p,
-              run_done_cb on_done, void *arg, struct run **out,
-              struct sluice_error *err);
+              struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
+              void *arg, struct run **out, struct sluice_error *err);
 /* Asks a run to finish early: the source stops, batches in flight are
  * written and committed, the checkpoint saved. */
 void run_stop(struct run *r);

@@ -25,7 +25,7 @@ static const char *const runlog_status_names[] = {
     [RUN_INTERRUPTED] = "interrupted",
 };
 
-#define RUNLOG_NSTATUS \
+#define RUNLOG_NSTATUS                                                         \
   (sizeof runlog_status_names / sizeof runlog_status_names[0])
 
 const char *run_status_name(enum run_status status)
@@ -153,16 +153,15 @@ static int64_t runlog_floor_div(int64_t a, int64_t b)
 }
 
 /* "2026-11-23T03:17:00.123Z" (with_ms) or "2026-11-23T03:17:00Z". */
-static void runlog_format_time(int64_t us, bool with_ms, char *buf,
-                               size_t size)
+static void runlog_format_time(int64_t us, bool with_ms, char *buf, size_t size)
 {
   int64_t secs = runlog_floor_div(us, 1000000);
   int ms = (int)((us - secs * 1000000) / 1000);
   struct cron_civil c;
   cron_civil_from_unix(secs, &c);
   if (with_ms)
-    snprintf(buf, size, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             c.year, c.month, c.day, c.hour, c.minute, c.second, ms);
+    snprintf(buf, size, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", c.year,
+             c.month, c.day, c.hour, c.minute, c.second, ms);
   else
     snprintf(buf, size, "%04" PRId64 "-%02d-%02dT%02d:%02d:%02dZ", c.year,
              c.month, c.day, c.hour, c.minute, c.second);
@@ -258,8 +257,8 @@ static json_t *runlog_record_to_json(const struct run_record *r)
   int bad = 0;
   bad |= json_object_set_new(o, "run_id", runlog_json_text(r->run_id));
   bad |= json_object_set_new(o, "pipeline", runlog_json_text(r->pipeline));
-  bad |= json_object_set_new(o, "status",
-                             json_string(run_status_name(r->status)));
+  bad |=
+      json_object_set_new(o, "status", json_string(run_status_name(r->status)));
   bad |= json_object_set_new(o, "start", json_string(start));
   bad |= json_object_set_new(o, "end", json_string(end));
   bad |= json_object_set_new(o, "duration_ms", json_integer(duration_ms));
@@ -274,8 +273,8 @@ static json_t *runlog_record_to_json(const struct run_record *r)
   bad |= json_object_set_new(o, "bytes_out", runlog_json_count(r->bytes_out));
   bad |= json_object_set_new(o, "api_calls", runlog_json_count(r->api_calls));
   bad |= json_object_set_new(o, "source", runlog_json_text(r->source));
-  bad |= json_object_set_new(o, "destination",
-                             runlog_json_text(r->destination));
+  bad |=
+      json_object_set_new(o, "destination", runlog_json_text(r->destination));
   bad |= json_object_set_new(o, "error", runlog_json_text(r->error));
   bad |= json_object_set_new(o, "checkpoint", runlog_json_text(r->checkpoint));
   if (bad) {
@@ -327,8 +326,8 @@ static int runlog_append_line(const char *path, const char *json,
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "%s: out of memory", path);
   /* O_RDWR rather than O_WRONLY only so that runlog_ends_torn can pread;
    * O_APPEND still puts every write at the end. */
-  int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC,
-                RUNLOG_FILE_MODE);
+  int fd =
+      open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, RUNLOG_FILE_MODE);
   if (fd < 0) {
     free(line);
     return sluice_error_set(err, SLUICE_EIO, 0, "%s: open: %s", path,
@@ -358,8 +357,8 @@ int runlog_append(const char *state_dir, const struct run_record *r,
   char *path = runlog_path(state_dir);
   json_t *o = runlog_record_to_json(r);
   /* COMPACT keeps it on one line: jansson escapes newlines in strings. */
-  char *json = o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER)
-                         : NULL;
+  char *json =
+      o != NULL ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
   int rc;
   if (path == NULL || json == NULL)
     rc = sluice_error_set(err, SLUICE_ENOMEM, 0,
@@ -391,8 +390,7 @@ static bool runlog_get_text(json_t *o, const char *key, char **out)
 
 /* Copies a required string member into a fixed array; false when it is
  * missing, empty or too long. */
-static bool runlog_get_name(json_t *o, const char *key, char *out,
-                            size_t size)
+static bool runlog_get_name(json_t *o, const char *key, char *out, size_t size)
 {
   const char *s = json_string_value(json_object_get(o, key));
   size_t len = s != NULL ? strlen(s) : 0;
@@ -538,9 +536,8 @@ static int runlog_read_stream(FILE *fp, const char *path,
   return rc;
 }
 
-int runlog_load_last(const char *state_dir, struct run_record **recs,
-                     size_t *n, struct runlog_skipped *skipped,
-                     struct sluice_error *err)
+int runlog_load_last(const char *state_dir, struct run_record **recs, size_t *n,
+                     struct runlog_skipped *skipped, struct sluice_error *err)
 {
   struct runlog_skipped ignored;
   struct runlog_latest l = {NULL, 0, 0, json_object()};
@@ -602,9 +599,9 @@ static const struct {
   const char *title;
   bool right; /* numbers align right */
 } runlog_cols[RUNLOG_NCOLS] = {
-    {"PIPELINE", false}, {"STATUS", false},  {"STARTED", false},
-    {"DURATION", true},  {"READ", true},     {"WRITTEN", true},
-    {"REJECTED", true},  {"DELETED", true},  {"ERROR", false},
+    {"PIPELINE", false}, {"STATUS", false}, {"STARTED", false},
+    {"DURATION", true},  {"READ", true},    {"WRITTEN", true},
+    {"REJECTED", true},  {"DELETED", true}, {"ERROR", false},
 };
 
 /* Room for the widest cell, a pipeline name: 127 characters of up to 4

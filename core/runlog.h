@@ -47,9 +47,9 @@ struct run_record {
   enum run_status status;
   uint64_t rows_read, rows_written, rows_rejected, rows_deleted;
   uint64_t bytes_in, bytes_out, api_calls;
-  char *error;       /* the first error, or NULL */
-  char *checkpoint;  /* the checkpoint after the run (opaque), or NULL */
-  char *source;      /* plugin names, or NULL */
+  char *error;      /* the first error, or NULL */
+  char *checkpoint; /* the checkpoint after the run (opaque), or NULL */
+  char *source;     /* plugin names, or NULL */
   char *destination;
 };
 
@@ -79,9 +79,8 @@ struct runlog_skipped {
  * with runlog_free_records) and their number in *n.  A missing file is no
  * runs: 0 with *n == 0.  skipped may be NULL.  Returns 0, SLUICE_ENOMEM,
  * or SLUICE_EIO naming the file. */
-int runlog_load_last(const char *state_dir, struct run_record **recs,
-                     size_t *n, struct runlog_skipped *skipped,
-                     struct sluice_error *err);
+int runlog_load_last(const char *state_dir, struct run_record **recs, size_t *n,
+                     struct runlog_skipped *skipped, struct sluice_error *err);
 
 /* Prints the records as an aligned table for people:
  *   PIPELINE  STATUS     STARTED               DURATION  READ  ...  ERROR

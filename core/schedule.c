@@ -9,16 +9,11 @@
 static int64_t schedule_unit_seconds(char unit)
 {
   switch (unit) {
-  case 'm':
-    return 60;
-  case 'h':
-    return 3600;
-  case 'd':
-    return 86400;
-  case 'w':
-    return 7 * 86400;
-  default:
-    return 0;
+  case 'm': return 60;
+  case 'h': return 3600;
+  case 'd': return 86400;
+  case 'w': return 7 * 86400;
+  default: return 0;
   }
 }
 
@@ -63,8 +58,7 @@ int schedule_parse_every(const char *s, int64_t *seconds,
   return 0;
 }
 
-int64_t schedule_next(const struct schedule *s, int64_t last_start,
-                      int64_t now)
+int64_t schedule_next(const struct schedule *s, int64_t last_start, int64_t now)
 {
   int64_t due;
 
@@ -72,8 +66,8 @@ int64_t schedule_next(const struct schedule *s, int64_t last_start,
   case SCHEDULE_EVERY: {
     /* A hand-built schedule with no interval must not make the scheduler
      * spin: treat it as the shortest valid one. */
-    int64_t every = s->every_s < SCHEDULE_EVERY_MIN ? SCHEDULE_EVERY_MIN
-                                                    : s->every_s;
+    int64_t every =
+        s->every_s < SCHEDULE_EVERY_MIN ? SCHEDULE_EVERY_MIN : s->every_s;
     if (last_start < 0)
       return now;
     due = last_start > INT64_MAX - every ? INT64_MAX : last_start + every;
@@ -86,8 +80,7 @@ int64_t schedule_next(const struct schedule *s, int64_t last_start,
       return -1;
     break;
   case SCHEDULE_NONE:
-  default:
-    return -1;
+  default: return -1;
   }
   return due < now ? now : due;
 }

@@ -16,7 +16,7 @@ struct slot {
   struct sched *s;
   struct pipeline *p;
   uv_timer_t timer;
-  struct run *run;   /* the run in progress, or NULL */
+  struct run *run; /* the run in progress, or NULL */
   int running;
   int64_t last_start;
 };
@@ -32,7 +32,7 @@ struct sched {
   int running;
   uv_signal_t sigterm, sigint;
   struct http_engine *http; /* shared by every run: one connection pool */
-  int worst; /* the exit code so far */
+  int worst;                /* the exit code so far */
 };
 
 static void arm(struct slot *sl);

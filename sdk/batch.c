@@ -7,8 +7,8 @@
 #define ARENA_BLOCK_MIN (64u * 1024)
 
 static const char *const type_names[SLUICE_TYPE_COUNT] = {
-    "null", "bool", "int64", "double", "decimal",
-    "string", "date", "time", "timestamp", "binary"};
+    "null",   "bool", "int64", "double",    "decimal",
+    "string", "date", "time",  "timestamp", "binary"};
 
 SLUICE_API const char *sluice_type_name(enum sluice_type t)
 {
@@ -107,9 +107,9 @@ SLUICE_API long sluice_schema_find(const struct sluice_schema *s,
 
 /* --- batch ---------------------------------------------------------- */
 
-SLUICE_API struct sluice_batch *
-sluice_batch_new(struct sluice_schema *schema, size_t max_rows,
-                 size_t max_bytes)
+SLUICE_API struct sluice_batch *sluice_batch_new(struct sluice_schema *schema,
+                                                 size_t max_rows,
+                                                 size_t max_bytes)
 {
   struct sluice_batch *b;
 
@@ -153,7 +153,7 @@ SLUICE_API void sluice_batch_unref(struct sluice_batch *b)
 }
 
 SLUICE_API void sluice__batch_share_arena(struct sluice_batch *b,
-                               struct sluice_batch *owner)
+                                          struct sluice_batch *owner)
 {
   if (owner == b || owner == NULL)
     return;
@@ -162,7 +162,8 @@ SLUICE_API void sluice__batch_share_arena(struct sluice_batch *b,
   b->arena_owner = owner;
 }
 
-SLUICE_API struct sluice_schema *sluice_batch_schema(const struct sluice_batch *b)
+SLUICE_API struct sluice_schema *
+sluice_batch_schema(const struct sluice_batch *b)
 {
   return b->schema;
 }
@@ -194,8 +195,7 @@ SLUICE_API int sluice__batch_reserve(struct sluice_batch *b, size_t rows)
   /* Start at the row limit (when sane): a batch usually fills up, and
    * untouched pages of a large allocation cost no memory, while growing by
    * doubling copies everything several times. */
-  cap = b->cap_rows ? b->cap_rows
-                    : (b->max_rows <= 65536 ? b->max_rows : 1024);
+  cap = b->cap_rows ? b->cap_rows : (b->max_rows <= 65536 ? b->max_rows : 1024);
   if (cap == 0)
     cap = 64;
   while (cap < rows)
@@ -282,8 +282,7 @@ SLUICE_API void *sluice_batch_alloc(struct sluice_batch *b, size_t size)
   return p;
 }
 
-static struct sluice_value *cell(struct sluice_batch *b, size_t row,
-                                 size_t col)
+static struct sluice_value *cell(struct sluice_batch *b, size_t row, size_t col)
 {
   if (row >= b->nrows || col >= b->ncols)
     return NULL;
@@ -298,15 +297,15 @@ sluice_batch_value(const struct sluice_batch *b, size_t row, size_t col)
   return &b->values[row * b->ncols + col];
 }
 
-#define SET_SCALAR(field, tag, val)                                           \
-  do {                                                                        \
-    struct sluice_value *v = cell(b, row, col);                               \
-    if (v == NULL)                                                            \
-      return SLUICE_EINVAL;                                                   \
-    v->type = (tag);                                                          \
-    v->len = 0;                                                               \
-    v->u.field = (val);                                                       \
-    return 0;                                                                 \
+#define SET_SCALAR(field, tag, val)                                            \
+  do {                                                                         \
+    struct sluice_value *v = cell(b, row, col);                                \
+    if (v == NULL)                                                             \
+      return SLUICE_EINVAL;                                                    \
+    v->type = (tag);                                                           \
+    v->len = 0;                                                                \
+    v->u.field = (val);                                                        \
+    return 0;                                                                  \
   } while (0)
 
 SLUICE_API int sluice_batch_set_null(struct sluice_batch *b, size_t row,

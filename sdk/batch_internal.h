@@ -45,7 +45,7 @@ struct sluice_batch {
  * the shared SDK; not part of the API, may change in any release.
  * Makes `b` keep `owner` alive (values of b point into owner's arena). */
 SLUICE_API void sluice__batch_share_arena(struct sluice_batch *b,
-                               struct sluice_batch *owner);
+                                          struct sluice_batch *owner);
 /* Grows b to hold at least rows rows. */
 SLUICE_API int sluice__batch_reserve(struct sluice_batch *b, size_t rows);
 

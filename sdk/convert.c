@@ -100,12 +100,11 @@ int sluice_parse_int64(const char *s, size_t len, int64_t *out)
 }
 
 /* Digits are written two at a time: half the divisions. */
-static const char digit_pairs[] =
-    "0001020304050607080910111213141516171819"
-    "2021222324252627282930313233343536373839"
-    "4041424344454647484950515253545556575859"
-    "6061626364656667686970717273747576777879"
-    "8081828384858687888990919293949596979899";
+static const char digit_pairs[] = "0001020304050607080910111213141516171819"
+                                  "2021222324252627282930313233343536373839"
+                                  "4041424344454647484950515253545556575859"
+                                  "6061626364656667686970717273747576777879"
+                                  "8081828384858687888990919293949596979899";
 
 /* v as exactly `width` digits (v < 10^width). */
 static void format_fixed(uint64_t v, int width, char *buf)
@@ -427,10 +426,10 @@ int sluice_parse_bool(const char *s, size_t len, int *out)
 struct decimal_layout {
   const struct number *n;
   int64_t point;
-  int64_t first;     /* index in D of the integer part's first digit */
-  int64_t int_len;   /* digits before the point, 0 for "0.xxx" */
-  int64_t scale;     /* digits after the point in the output */
-  int zero;          /* every digit is zero: no sign */
+  int64_t first;   /* index in D of the integer part's first digit */
+  int64_t int_len; /* digits before the point, 0 for "0.xxx" */
+  int64_t scale;   /* digits after the point in the output */
+  int zero;        /* every digit is zero: no sign */
 };
 
 static char digit_at(const struct decimal_layout *l, int64_t i)
@@ -442,8 +441,8 @@ static char digit_at(const struct decimal_layout *l, int64_t i)
 
 /* Fills l and returns the canonical text's length, or a negative code
  * when a non-zero digit would be dropped or precision is exceeded. */
-static int64_t decimal_layout(const struct number *n, int precision,
-                              int scale, struct decimal_layout *l)
+static int64_t decimal_layout(const struct number *n, int precision, int scale,
+                              struct decimal_layout *l)
 {
   int64_t total = (int64_t)(n->n_int + n->n_frac), natural, i;
 
@@ -694,10 +693,10 @@ static size_t format_year(int y, char *buf)
   /* ISO 8601 expanded years: only reachable through arithmetic. */
   buf[n++] = y < 0 ? '-' : '+';
   if (y < 0 && y > -10000) {
-    format_fixed((uint64_t)-(int64_t)y, 4, buf + n);
+    format_fixed((uint64_t) - (int64_t)y, 4, buf + n);
     return n + 4;
   }
-  return n + format_u64(y < 0 ? (uint64_t)-(int64_t)y : (uint64_t)y, buf + n);
+  return n + format_u64(y < 0 ? (uint64_t) - (int64_t)y : (uint64_t)y, buf + n);
 }
 
 static size_t format_date(int32_t days, char *buf)
@@ -773,7 +772,8 @@ static int base64_encode(const unsigned char *p, size_t len,
     *dst++ = b64_alphabet[v & 63];
   }
   if (i < len) {
-    uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
+    uint32_t v =
+        (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
 
     *dst++ = b64_alphabet[v >> 18];
     *dst++ = b64_alphabet[v >> 12 & 63];
@@ -844,39 +844,29 @@ int sluice_value_format(const struct sluice_value *v, struct sluice_buf *out)
   size_t n;
 
   switch ((enum sluice_type)v->type) {
-  case SLUICE_TYPE_NULL:
-    return 0;
+  case SLUICE_TYPE_NULL: return 0;
   case SLUICE_TYPE_BOOL:
     return sluice_buf_append_str(out, v->u.b ? "true" : "false");
-  case SLUICE_TYPE_INT64:
-    n = format_i64(v->u.i, buf);
-    break;
-  case SLUICE_TYPE_DOUBLE:
-    n = format_double(v->u.d, buf, sizeof buf);
-    break;
+  case SLUICE_TYPE_INT64: n = format_i64(v->u.i, buf); break;
+  case SLUICE_TYPE_DOUBLE: n = format_double(v->u.d, buf, sizeof buf); break;
   case SLUICE_TYPE_DECIMAL:
-  case SLUICE_TYPE_STRING:
-    return sluice_buf_append(out, v->u.str, v->len);
-  case SLUICE_TYPE_DATE:
-    n = format_date(v->u.date, buf);
-    break;
+  case SLUICE_TYPE_STRING: return sluice_buf_append(out, v->u.str, v->len);
+  case SLUICE_TYPE_DATE: n = format_date(v->u.date, buf); break;
   case SLUICE_TYPE_TIME:
     if (v->u.time_us < 0 || v->u.time_us >= US_PER_DAY)
       return SLUICE_EINVAL;
     n = format_time_of_day(v->u.time_us, buf);
     break;
-  case SLUICE_TYPE_TIMESTAMP:
-    n = format_timestamp(v->u.ts_us, buf);
-    break;
+  case SLUICE_TYPE_TIMESTAMP: n = format_timestamp(v->u.ts_us, buf); break;
   case SLUICE_TYPE_BINARY:
     return base64_encode((const unsigned char *)v->u.str, v->len, out);
-  default:
-    return SLUICE_EINVAL;
+  default: return SLUICE_EINVAL;
   }
   return sluice_buf_append(out, buf, n);
 }
 
-/* --- text into a batch ----------------------------------------------------- */
+/* --- text into a batch -----------------------------------------------------
+ */
 
 /* "cannot read '<text>' as <type>", the text cut to a readable length at a
  * UTF-8 character boundary, control bytes shown as '?'. */
@@ -900,10 +890,10 @@ static int cannot_read(struct sluice_error *err, const char *s, size_t len,
 }
 
 static int set_decimal_text(struct sluice_batch *b, size_t row, size_t col,
-                            const char *s, size_t len,
-                            struct sluice_error *err)
+                            const char *s, size_t len, struct sluice_error *err)
 {
-  const struct sluice_field *f = sluice_schema_field(sluice_batch_schema(b), col);
+  const struct sluice_field *f =
+      sluice_schema_field(sluice_batch_schema(b), col);
   int precision = f != NULL ? f->precision : 0;
   int scale = f != NULL && (f->precision > 0 || f->scale > 0) ? f->scale : -1;
   char small[128], *text = small, type[48];
@@ -933,8 +923,7 @@ static int set_decimal_text(struct sluice_batch *b, size_t row, size_t col,
 }
 
 static int set_binary_text(struct sluice_batch *b, size_t row, size_t col,
-                           const char *s, size_t len,
-                           struct sluice_error *err)
+                           const char *s, size_t len, struct sluice_error *err)
 {
   unsigned char small[192], *bytes = small;
   long n;
@@ -964,24 +953,29 @@ static int set_parsed(struct sluice_batch *b, size_t row, size_t col,
   switch (t) {
   case SLUICE_TYPE_BOOL:
     return sluice_parse_bool(s, len, &flag) < 0
-               ? 1 : sluice_batch_set_bool(b, row, col, flag);
+               ? 1
+               : sluice_batch_set_bool(b, row, col, flag);
   case SLUICE_TYPE_INT64:
     return sluice_parse_int64(s, len, &i64) < 0
-               ? 1 : sluice_batch_set_int64(b, row, col, i64);
+               ? 1
+               : sluice_batch_set_int64(b, row, col, i64);
   case SLUICE_TYPE_DOUBLE:
     return sluice_parse_double(s, len, &d) < 0
-               ? 1 : sluice_batch_set_double(b, row, col, d);
+               ? 1
+               : sluice_batch_set_double(b, row, col, d);
   case SLUICE_TYPE_DATE:
     return sluice_parse_date(s, len, &days) < 0
-               ? 1 : sluice_batch_set_date(b, row, col, days);
+               ? 1
+               : sluice_batch_set_date(b, row, col, days);
   case SLUICE_TYPE_TIME:
     return sluice_parse_time(s, len, &i64) < 0
-               ? 1 : sluice_batch_set_time(b, row, col, i64);
+               ? 1
+               : sluice_batch_set_time(b, row, col, i64);
   case SLUICE_TYPE_TIMESTAMP:
     return sluice_parse_timestamp(s, len, &i64) < 0
-               ? 1 : sluice_batch_set_timestamp(b, row, col, i64);
-  default:
-    return SLUICE_EINVAL;
+               ? 1
+               : sluice_batch_set_timestamp(b, row, col, i64);
+  default: return SLUICE_EINVAL;
   }
 }
 
@@ -992,9 +986,7 @@ int sluice_batch_set_text(struct sluice_batch *b, size_t row, size_t col,
   int rc;
 
   switch (t) {
-  case SLUICE_TYPE_NULL:
-    rc = sluice_batch_set_null(b, row, col);
-    break;
+  case SLUICE_TYPE_NULL: rc = sluice_batch_set_null(b, row, col); break;
   case SLUICE_TYPE_STRING:
     rc = sluice_batch_set_string(b, row, col, s, len);
     break;
@@ -1100,9 +1092,8 @@ int sluice_type_parse(const char *s, enum sluice_type *t, int *precision,
   for (size_t i = 0; i < sizeof type_names / sizeof *type_names; i++) {
     if (!word_is(s, namelen, type_names[i].name))
       continue;
-    if (s[namelen] != '\0' &&
-        (type_names[i].type != SLUICE_TYPE_DECIMAL ||
-         scan_decimal_args(s + namelen, &p, &sc) < 0))
+    if (s[namelen] != '\0' && (type_names[i].type != SLUICE_TYPE_DECIMAL ||
+                               scan_decimal_args(s + namelen, &p, &sc) < 0))
       return SLUICE_EINVAL;
     *t = type_names[i].type;
     if (precision != NULL)
@@ -1147,8 +1138,12 @@ int sluice_parse_duration(const char *s, int64_t *ms)
   static const struct {
     const char *suffix;
     int64_t ms;
-  } units[] = {{"", 1000},          {"ms", 1},           {"s", 1000},
-               {"m", 60 * 1000},    {"h", 3600 * 1000},  {"d", 86400 * 1000},
+  } units[] = {{"", 1000},
+               {"ms", 1},
+               {"s", 1000},
+               {"m", 60 * 1000},
+               {"h", 3600 * 1000},
+               {"d", 86400 * 1000},
                {"w", 7 * 86400 * 1000}};
   const char *unit;
   int64_t n;

@@ -52,18 +52,18 @@ struct sluice_csv_reader {
   uint64_t next_record; /* the number the next record gets */
   int prev_cr;          /* the last byte parsed was a CR */
 
-  int bom_check;        /* still at offset 0: a BOM may be coming */
-  size_t bom_held;      /* BOM bytes matched so far, held back */
+  int bom_check;   /* still at offset 0: a BOM may be coming */
+  size_t bom_held; /* BOM bytes matched so far, held back */
 
   /* The record in progress. */
   uint64_t rec_abs;
   uint64_t rec_line;
-  size_t field_start;   /* raw offset of the current field's first byte */
-  int field_escaped;    /* the current quoted field has a doubled quote */
-  int has_escapes;      /* some field of the record has one */
-  uint64_t quote_line;  /* where the current quoted field opened */
+  size_t field_start;  /* raw offset of the current field's first byte */
+  int field_escaped;   /* the current quoted field has a doubled quote */
+  int has_escapes;     /* some field of the record has one */
+  uint64_t quote_line; /* where the current quoted field opened */
   uint64_t quote_col;
-  int bad;              /* the record is being skipped as malformed */
+  int bad; /* the record is being skipped as malformed */
   char reason[160];
 
   struct sluice_buf carry; /* raw bytes of a record begun in earlier feeds */
@@ -253,8 +253,8 @@ static const char *carry_base(const struct sluice_csv_reader *r)
 
 /* Where the scan must stop for the record's size limit to be checked: the
  * byte at raw offset max_record, when this feed reaches it. */
-static const char *limit_stop(const struct sluice_csv_reader *r,
-                              const char *rs, size_t carried, const char *end)
+static const char *limit_stop(const struct sluice_csv_reader *r, const char *rs,
+                              size_t carried, const char *end)
 {
   size_t room = r->max_record - carried;
 
@@ -312,8 +312,8 @@ static int point_fields(struct sluice_csv_reader *r, const char *base)
 
 /* Hands the finished record (or the bad one) to its callback.  base holds
  * the record's raw bytes.  Returns the callback's answer. */
-static int deliver(struct sluice_csv_reader *r, const char *base,
-                   size_t rawlen, struct sluice_error *err)
+static int deliver(struct sluice_csv_reader *r, const char *base, size_t rawlen,
+                   struct sluice_error *err)
 {
   struct sluice_csv_pos pos;
   int rc = 0;
@@ -339,8 +339,8 @@ static int deliver(struct sluice_csv_reader *r, const char *base,
    * err must be zeroed before use, so a set code means it said why. */
   if (rc < 0 && err != NULL && err->code == 0)
     sluice_error_set(err, rc, 0, "line %llu: the %s handler failed: %s",
-                     (unsigned long long)pos.line, r->bad ? "bad-record" : "record",
-                     sluice_strerror(rc));
+                     (unsigned long long)pos.line,
+                     r->bad ? "bad-record" : "record", sluice_strerror(rc));
   r->bad = 0;
   r->nfields = 0;
   r->has_escapes = 0;
@@ -402,8 +402,8 @@ static int parse(struct sluice_csv_reader *r, const char *data, size_t len,
   int rc = 0;
   unsigned char c;
 
-#define RAW(ptr) (carried + (size_t)((ptr) - rs))
-#define ABS(ptr) (base_abs + (uint64_t)((ptr) - data))
+#define RAW(ptr) (carried + (size_t)((ptr)-rs))
+#define ABS(ptr) (base_abs + (uint64_t)((ptr)-data))
 
   if (state == ST_FIELD || state == ST_UNQUOTED || state == ST_QUOTED ||
       state == ST_QUOTE)
@@ -634,8 +634,8 @@ static int replay_held_bom(struct sluice_csv_reader *r,
 
 /* Matches the stream's first bytes against the BOM.  *skip gets how many
  * bytes of data the BOM used: all of them while it may still be coming. */
-static int check_bom(struct sluice_csv_reader *r, const char *data,
-                     size_t len, size_t *skip, struct sluice_error *err)
+static int check_bom(struct sluice_csv_reader *r, const char *data, size_t len,
+                     size_t *skip, struct sluice_error *err)
 {
   size_t i = 0;
 
@@ -706,8 +706,7 @@ static int finish_open_record(struct sluice_csv_reader *r,
   int rc;
 
   switch (r->state) {
-  case ST_RECORD:
-    return 0;
+  case ST_RECORD: return 0;
   case ST_QUOTED:
     r->failed = 1;
     snprintf(r->reason, sizeof r->reason,
@@ -720,21 +719,15 @@ static int finish_open_record(struct sluice_csv_reader *r,
     r->field_start = end;
     rc = end_unquoted(r, end);
     break;
-  case ST_UNQUOTED:
-    rc = end_unquoted(r, end);
-    break;
-  case ST_QUOTE:
-    rc = end_quoted(r, end - 1);
-    break;
+  case ST_UNQUOTED: rc = end_unquoted(r, end); break;
+  case ST_QUOTE: rc = end_quoted(r, end - 1); break;
   case ST_CR:
     r->line++;
     r->line_start = r->abs;
     rc = 0;
     break;
   case ST_SKIP:
-  default:
-    rc = 0;
-    break;
+  default: rc = 0; break;
   }
   if (rc < 0)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");

@@ -106,14 +106,15 @@ SLUICE_API const char *sluice_type_name(enum sluice_type t);
 /* A batch that reports full at max_rows rows or max_bytes bytes of values,
  * whichever comes first (0: the defaults above).  Takes a schema reference.
  * NULL on ENOMEM. */
-SLUICE_API struct sluice_batch *
-sluice_batch_new(struct sluice_schema *schema, size_t max_rows,
-                 size_t max_bytes);
+SLUICE_API struct sluice_batch *sluice_batch_new(struct sluice_schema *schema,
+                                                 size_t max_rows,
+                                                 size_t max_bytes);
 SLUICE_API struct sluice_batch *sluice_batch_ref(struct sluice_batch *b);
 SLUICE_API void sluice_batch_unref(struct sluice_batch *b);
 
 /* Borrowed: valid while the batch lives. */
-SLUICE_API struct sluice_schema *sluice_batch_schema(const struct sluice_batch *b);
+SLUICE_API struct sluice_schema *
+sluice_batch_schema(const struct sluice_batch *b);
 SLUICE_API size_t sluice_batch_nrows(const struct sluice_batch *b);
 /* Bytes held by values and the arena: what backpressure counts. */
 SLUICE_API size_t sluice_batch_bytes(const struct sluice_batch *b);

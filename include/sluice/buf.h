@@ -18,7 +18,10 @@ struct sluice_buf {
   size_t cap;
 };
 
-#define SLUICE_BUF_INIT {NULL, 0, 0}
+#define SLUICE_BUF_INIT                                                        \
+  {                                                                            \
+    NULL, 0, 0                                                                 \
+  }
 
 /* 0, or SLUICE_ENOMEM (the buffer is unchanged). */
 SLUICE_API int sluice_buf_reserve(struct sluice_buf *b, size_t extra);

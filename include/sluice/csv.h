@@ -26,17 +26,17 @@ extern "C" {
 #endif
 
 struct sluice_csv_options {
-  char delimiter;           /* ',' when 0 */
-  char quote;               /* '"' when 0 */
-  int lenient_quotes;       /* 1: a quote inside an unquoted field is data */
-  size_t max_record_bytes;  /* one record's size limit; 16 MiB when 0 */
-  const char *line_ending;  /* writer: "\n" when NULL, or "\r\n" */
+  char delimiter;          /* ',' when 0 */
+  char quote;              /* '"' when 0 */
+  int lenient_quotes;      /* 1: a quote inside an unquoted field is data */
+  size_t max_record_bytes; /* one record's size limit; 16 MiB when 0 */
+  const char *line_ending; /* writer: "\n" when NULL, or "\r\n" */
 };
 
 struct sluice_csv_field {
   const char *ptr; /* unquoted, unescaped bytes; not NUL-terminated */
   size_t len;
-  int quoted;      /* 1 when the field was quoted in the input */
+  int quoted; /* 1 when the field was quoted in the input */
 };
 
 /* Where a record starts. */

@@ -71,17 +71,17 @@ enum sluice_http_flag {
 };
 
 struct sluice_http_response {
-  long status;          /* 200, 404, ...; 0 when no answer arrived */
-  const char *body;     /* the buffered body (see on_data), or NULL */
+  long status;      /* 200, 404, ...; 0 when no answer arrived */
+  const char *body; /* the buffered body (see on_data), or NULL */
   size_t body_len;
-  unsigned attempts;    /* requests sent, retries included */
-  const char *url;      /* the effective URL */
+  unsigned attempts; /* requests sent, retries included */
+  const char *url;   /* the effective URL */
 };
 
 struct sluice_http_request {
-  size_t struct_size;   /* sizeof(struct sluice_http_request): see INIT */
-  const char *method;   /* "GET", "POST", "PATCH", "PUT", "DELETE", "HEAD" */
-  const char *url;      /* https://... (copied) */
+  size_t struct_size; /* sizeof(struct sluice_http_request): see INIT */
+  const char *method; /* "GET", "POST", "PATCH", "PUT", "DELETE", "HEAD" */
+  const char *url;    /* https://... (copied) */
   const struct sluice_http_header *headers; /* copied */
   size_t nheaders;
   /* The body: in memory (borrowed until on_done), or read from a file in
@@ -89,15 +89,15 @@ struct sluice_http_request {
   const void *body;
   size_t body_len;
   const char *body_file;
-  const char *ca_file;  /* a CA bundle to trust instead of the system's */
-  const char *rate_key; /* requests with one key share a rate limiter that
-                           starts at 2 requests/s, adds on success and
-                           halves on 429/503 (NULL: not limited) */
-  uint32_t flags;       /* enum sluice_http_flag */
-  uint32_t timeout_ms;  /* the whole exchange; 0: no limit */
-  uint32_t stall_ms;    /* no byte for this long fails it; 0: 60 s */
-  unsigned max_attempts;/* 0: the host's default (5) */
-  size_t max_buffered;  /* the largest body buffered for on_done; 0: 16 MiB */
+  const char *ca_file;   /* a CA bundle to trust instead of the system's */
+  const char *rate_key;  /* requests with one key share a rate limiter that
+                            starts at 2 requests/s, adds on success and
+                            halves on 429/503 (NULL: not limited) */
+  uint32_t flags;        /* enum sluice_http_flag */
+  uint32_t timeout_ms;   /* the whole exchange; 0: no limit */
+  uint32_t stall_ms;     /* no byte for this long fails it; 0: 60 s */
+  unsigned max_attempts; /* 0: the host's default (5) */
+  size_t max_buffered;   /* the largest body buffered for on_done; 0: 16 MiB */
 
   /* The final response's status line and headers are in (read headers
    * with host->http_header).  Not called for an answer that is retried.
@@ -111,12 +111,16 @@ struct sluice_http_request {
   /* Called exactly once when http_request returned 0: status 0 for a
    * complete exchange whatever the HTTP status (read resp->status), or a
    * negative code (no answer, a reset, a timeout, cancelled) with err. */
-  void (*on_done)(void *arg, int status, const struct sluice_http_response *resp,
+  void (*on_done)(void *arg, int status,
+                  const struct sluice_http_response *resp,
                   const struct sluice_error *err);
   void *arg;
 };
 
-#define SLUICE_HTTP_REQUEST_INIT {sizeof(struct sluice_http_request)}
+#define SLUICE_HTTP_REQUEST_INIT                                               \
+  {                                                                            \
+    sizeof(struct sluice_http_request)                                         \
+  }
 
 struct sluice_host {
   /* ---- header: frozen for every major ---- */
@@ -166,8 +170,7 @@ struct sluice_host {
                       const struct sluice_error *err);
 
   /* Adds n to one of the run's counters. */
-  void (*count)(struct sluice_instance *ins, enum sluice_counter c,
-                int64_t n);
+  void (*count)(struct sluice_instance *ins, enum sluice_counter c, int64_t n);
 
   /* Durable per-instance key-value state (beside the checkpoint), saved
    * atomically at once.  state_get returns SLUICE_ENOTFOUND when unset;
@@ -213,14 +216,18 @@ struct sluice_host {
 
 /* True when the host's table has field f (it was built with a minor that
  * has it). */
-#define SLUICE_HOST_HAS(h, f)                                                 \
+#define SLUICE_HOST_HAS(h, f)                                                  \
   (offsetof(struct sluice_host, f) + sizeof((h)->f) <= (h)->struct_size)
 
 /* Logging shorthands; `host` and `ins` must be in scope as named. */
-#define SLUICE_LOG_E(host, ins, ...) (host)->log((ins), SLUICE_LOG_ERROR, __VA_ARGS__)
-#define SLUICE_LOG_W(host, ins, ...) (host)->log((ins), SLUICE_LOG_WARN, __VA_ARGS__)
-#define SLUICE_LOG_I(host, ins, ...) (host)->log((ins), SLUICE_LOG_INFO, __VA_ARGS__)
-#define SLUICE_LOG_D(host, ins, ...) (host)->log((ins), SLUICE_LOG_DEBUG, __VA_ARGS__)
+#define SLUICE_LOG_E(host, ins, ...)                                           \
+  (host)->log((ins), SLUICE_LOG_ERROR, __VA_ARGS__)
+#define SLUICE_LOG_W(host, ins, ...)                                           \
+  (host)->log((ins), SLUICE_LOG_WARN, __VA_ARGS__)
+#define SLUICE_LOG_I(host, ins, ...)                                           \
+  (host)->log((ins), SLUICE_LOG_INFO, __VA_ARGS__)
+#define SLUICE_LOG_D(host, ins, ...)                                           \
+  (host)->log((ins), SLUICE_LOG_DEBUG, __VA_ARGS__)
 
 #ifdef __cplusplus
 }

@@ -59,7 +59,8 @@ extern "C" {
 #define SLUICE_ENTRY_NAME_(major) sluice_plugin_v##major
 #define SLUICE_ENTRY_NAME(major) SLUICE_ENTRY_NAME_(major)
 /* The entry symbol for this header's major: "sluice_plugin_v1". */
-#define SLUICE_ENTRY_SYMBOL SLUICE_STRINGIFY(SLUICE_ENTRY_NAME(SLUICE_ABI_MAJOR))
+#define SLUICE_ENTRY_SYMBOL                                                    \
+  SLUICE_STRINGIFY(SLUICE_ENTRY_NAME(SLUICE_ABI_MAJOR))
 
 struct sluice_instance; /* one configured use of a plugin; host-owned */
 struct sluice_host;     /* the services table (sluice/host.h) */
@@ -80,17 +81,19 @@ enum sluice_cfg_type {
   SLUICE_CFG_INT,        /* int64_t                                       */
   SLUICE_CFG_BOOL,       /* int (0 or 1)                                  */
   SLUICE_CFG_DOUBLE,     /* double                                        */
-  SLUICE_CFG_DURATION,   /* int64_t milliseconds, from "500ms" "30s" "15m" "2h" "1d" "1w" */
-  SLUICE_CFG_SIZE,       /* int64_t bytes, from 1048576, "64k", "8M", "1G" (powers of 1024) */
-  SLUICE_CFG_ENUM,       /* const char *, one of `choices` ("a|b|c")       */
-  SLUICE_CFG_STRLIST,    /* struct sluice_strlist                         */
-  SLUICE_CFG_JSON        /* const char *: the value as compact JSON text  */
+  SLUICE_CFG_DURATION,   /* int64_t milliseconds, from "500ms" "30s" "15m" "2h"
+                            "1d" "1w" */
+  SLUICE_CFG_SIZE, /* int64_t bytes, from 1048576, "64k", "8M", "1G" (powers of
+                      1024) */
+  SLUICE_CFG_ENUM, /* const char *, one of `choices` ("a|b|c")       */
+  SLUICE_CFG_STRLIST, /* struct sluice_strlist                         */
+  SLUICE_CFG_JSON     /* const char *: the value as compact JSON text  */
 };
 
 enum sluice_cfg_flag {
-  SLUICE_CFG_REQUIRED = 1u << 0, /* absent is an error */
-  SLUICE_CFG_SECRET = 1u << 1,   /* never printed; shown as "***" */
-  SLUICE_CFG_SOURCE = 1u << 2,   /* only when used as a source */
+  SLUICE_CFG_REQUIRED = 1u << 0,   /* absent is an error */
+  SLUICE_CFG_SECRET = 1u << 1,     /* never printed; shown as "***" */
+  SLUICE_CFG_SOURCE = 1u << 2,     /* only when used as a source */
   SLUICE_CFG_DESTINATION = 1u << 3 /* only as a destination (neither: both) */
 };
 
@@ -166,8 +169,8 @@ struct sluice_plugin {
 
   /* DESTINATION.  The schema every following batch has (after mapping). */
   int (*dest_open)(struct sluice_instance *ins, void *ctx,
-                   struct sluice_schema *schema, sluice_done_cb done,
-                   void *arg, struct sluice_error *err);
+                   struct sluice_schema *schema, sluice_done_cb done, void *arg,
+                   struct sluice_error *err);
   /* DESTINATION.  Write one batch; batches arrive one at a time, in order.
    * The batch is borrowed until done; take a reference to keep it. */
   int (*dest_write)(struct sluice_instance *ins, void *ctx,
@@ -182,14 +185,14 @@ struct sluice_plugin {
 };
 
 /* Size of the 1.0 descriptor: the smallest struct_size the host accepts. */
-#define SLUICE_PLUGIN_SIZE_1_0                                                \
-  (offsetof(struct sluice_plugin, dest_commit) +                              \
+#define SLUICE_PLUGIN_SIZE_1_0                                                 \
+  (offsetof(struct sluice_plugin, dest_commit) +                               \
    sizeof(((struct sluice_plugin *)0)->dest_commit))
 
 /* Fills the frozen header: start every descriptor with it. */
-#define SLUICE_PLUGIN_HEADER(kinds_)                                          \
-  .magic = SLUICE_PLUGIN_MAGIC, .abi_major = SLUICE_ABI_MAJOR,                \
-  .abi_minor = SLUICE_ABI_MINOR,                                              \
+#define SLUICE_PLUGIN_HEADER(kinds_)                                           \
+  .magic = SLUICE_PLUGIN_MAGIC, .abi_major = SLUICE_ABI_MAJOR,                 \
+  .abi_minor = SLUICE_ABI_MINOR,                                               \
   .struct_size = (uint32_t)sizeof(struct sluice_plugin), .kinds = (kinds_)
 
 /* Exports the entry function returning `var`:
@@ -197,13 +200,13 @@ struct sluice_plugin {
  *     SLUICE_PLUGIN_HEADER(SLUICE_KIND_SOURCE), .name = "...", ... };
  *   SLUICE_PLUGIN_DEFINE(csv_plugin)
  */
-#define SLUICE_PLUGIN_DEFINE(var)                                             \
-  SLUICE_API const struct sluice_plugin *SLUICE_ENTRY_NAME(SLUICE_ABI_MAJOR)( \
-      void);                                                                  \
-  SLUICE_API const struct sluice_plugin *SLUICE_ENTRY_NAME(SLUICE_ABI_MAJOR)( \
-      void)                                                                   \
-  {                                                                           \
-    return &(var);                                                            \
+#define SLUICE_PLUGIN_DEFINE(var)                                              \
+  SLUICE_API const struct sluice_plugin *SLUICE_ENTRY_NAME(SLUICE_ABI_MAJOR)(  \
+      void);                                                                   \
+  SLUICE_API const struct sluice_plugin *SLUICE_ENTRY_NAME(SLUICE_ABI_MAJOR)(  \
+      void)                                                                    \
+  {                                                                            \
+    return &(var);                                                             \
   }
 
 #ifdef __cplusplus

@@ -35,7 +35,10 @@ struct sluice_retry_policy {
 };
 
 /* 5 attempts; waits of up to 0.5, 1, 2, 4 s, never more than 30 s. */
-#define SLUICE_RETRY_POLICY_DEFAULT {5, 500, 30000}
+#define SLUICE_RETRY_POLICY_DEFAULT                                            \
+  {                                                                            \
+    5, 500, 30000                                                              \
+  }
 
 /* The longest wait a Retry-After header can ask for; a longer one is cut
  * to this (the server's hint outranks max_ms, but not without limit). */

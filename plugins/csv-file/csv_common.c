@@ -18,7 +18,8 @@ int csv_ctx_setup(struct csv_ctx *c, struct sluice_error *err)
   else
     return sluice_error_set(err, SLUICE_EINVAL, 0,
                             "delimiter: '%s' must be one character (not a "
-                            "quote or a line end), or \"\\t\"", d);
+                            "quote or a line end), or \"\\t\"",
+                            d);
   c->csv.quote = '"';
   c->csv.lenient_quotes = c->lenient_quotes;
   c->csv.max_record_bytes = (size_t)c->max_record_bytes;

@@ -33,8 +33,8 @@ struct csv_dest {
   struct sluice_schema *schema;
   struct sluice_buf out;
   struct sluice_buf text;
-  int typed_raw;      /* typed values' text can never need quoting */
-  uint64_t bytes;     /* written by the current operation */
+  int typed_raw;  /* typed values' text can never need quoting */
+  uint64_t bytes; /* written by the current operation */
   int committed;
 
   /* the operation in flight */
@@ -89,8 +89,7 @@ static int write_out(struct csv_dest *d)
 static int encode_value(struct csv_dest *d, const struct sluice_value *v)
 {
   switch (v->type) {
-  case SLUICE_TYPE_NULL:
-    return 0;
+  case SLUICE_TYPE_NULL: return 0;
   case SLUICE_TYPE_STRING:
     if (v->len == 0)
       return sluice_buf_append(&d->out, "\"\"", 2);
@@ -154,7 +153,8 @@ static void open_work(void *arg)
   if (stat(d->final_path, &st) == 0 && !S_ISREG(st.st_mode)) {
     d->status = sluice_error_set(&d->err, SLUICE_EINVAL, 0,
                                  "%s: not a regular file; refusing to "
-                                 "replace it", d->final_path);
+                                 "replace it",
+                                 d->final_path);
     return;
   }
   remove_stale_temps(d);
@@ -176,8 +176,7 @@ static void open_work(void *arg)
     gzbuffer(d->gz, 256 * 1024);
   }
   /* Replacing a file keeps its permissions (umask would widen 0600). */
-  if (stat(d->final_path, &st) == 0 &&
-      fchmod(d->fd, st.st_mode & 07777) != 0) {
+  if (stat(d->final_path, &st) == 0 && fchmod(d->fd, st.st_mode & 07777) != 0) {
     dest_fail(d, "chmod of the temporary file");
     return;
   }
@@ -190,7 +189,8 @@ static void write_work(void *arg)
 {
   struct csv_dest *d = arg;
   struct sluice_batch *b = d->batch;
-  size_t nrows = sluice_batch_nrows(b), ncols = sluice_schema_nfields(d->schema);
+  size_t nrows = sluice_batch_nrows(b),
+         ncols = sluice_schema_nfields(d->schema);
   const char *eol = d->c->csv.line_ending;
   size_t eol_len = strlen(eol);
 
@@ -201,7 +201,8 @@ static void write_work(void *arg)
       else if (c > 0)
         sluice_buf_append_char(&d->out, d->c->csv.delimiter);
       if (encode_value(d, sluice_batch_value(b, r, c)) < 0) {
-        d->status = sluice_error_set(&d->err, SLUICE_ENOMEM, 0, "out of memory");
+        d->status =
+            sluice_error_set(&d->err, SLUICE_ENOMEM, 0, "out of memory");
         return;
       }
     }
@@ -241,9 +242,9 @@ static void commit_work(void *arg)
     int zrc = gzclose(d->gz);
     d->gz = NULL;
     if (zrc != Z_OK) {
-      d->status = sluice_error_set(&d->err, SLUICE_EIO, 0,
-                                   "%s: gzip close failed (%d)", d->final_path,
-                                   zrc);
+      d->status =
+          sluice_error_set(&d->err, SLUICE_EIO, 0, "%s: gzip close failed (%d)",
+                           d->final_path, zrc);
       return;
     }
   }
@@ -328,8 +329,8 @@ int csv_dest_open(struct sluice_instance *ins, void *ctx,
   d->final_path = csv_expand_path(c, c->path);
   pipeline = csv_pipeline_name(c, &plen);
   if (d->final_path != NULL)
-    sluice_buf_printf(&tmp, "%s" TMP_SUFFIX "%.*s-%s", d->final_path,
-                      (int)plen, pipeline, c->host->run_id(c->ins));
+    sluice_buf_printf(&tmp, "%s" TMP_SUFFIX "%.*s-%s", d->final_path, (int)plen,
+                      pipeline, c->host->run_id(c->ins));
   d->tmp_path = tmp.data;
   pattern = csv_expand_path_as(c, c->path, 1);
   if (pattern != NULL) {
@@ -354,8 +355,8 @@ int csv_dest_write(struct sluice_instance *ins, void *ctx,
   return submit(c->dst, write_work, done, arg, err);
 }
 
-int csv_dest_commit(struct sluice_instance *ins, void *ctx,
-                    sluice_done_cb done, void *arg, struct sluice_error *err)
+int csv_dest_commit(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
+                    void *arg, struct sluice_error *err)
 {
   struct csv_ctx *c = ctx;
 

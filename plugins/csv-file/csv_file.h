@@ -23,7 +23,7 @@ struct csv_ctx {
   const char *delimiter;
   int header;
   struct sluice_strlist columns;
-  const char *types;       /* JSON object: column -> type */
+  const char *types; /* JSON object: column -> type */
   const char *null_value;
   const char *reject_file;
   int lenient_quotes;
@@ -64,8 +64,8 @@ int csv_dest_open(struct sluice_instance *ins, void *ctx,
 int csv_dest_write(struct sluice_instance *ins, void *ctx,
                    struct sluice_batch *batch, sluice_done_cb done, void *arg,
                    struct sluice_error *err);
-int csv_dest_commit(struct sluice_instance *ins, void *ctx,
-                    sluice_done_cb done, void *arg, struct sluice_error *err);
+int csv_dest_commit(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
+                    void *arg, struct sluice_error *err);
 void csv_dest_free(struct csv_ctx *c);
 
 #endif

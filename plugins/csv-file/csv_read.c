@@ -104,10 +104,9 @@ static int take_header(struct csv_source *s, const struct sluice_csv_field *f,
   for (size_t i = 0; i < n; i++)
     if (f[i].len != strlen(s->first_header[i]) ||
         memcmp(f[i].ptr, s->first_header[i], f[i].len) != 0)
-      return csv_chunk_fail(s, k, SLUICE_EDATA,
-                            "line 1: column %zu is '%.*s', in %s it is '%s'",
-                            i + 1, (int)f[i].len, f[i].ptr, s->first_file,
-                            s->first_header[i]);
+      return csv_chunk_fail(
+          s, k, SLUICE_EDATA, "line 1: column %zu is '%.*s', in %s it is '%s'",
+          i + 1, (int)f[i].len, f[i].ptr, s->first_file, s->first_header[i]);
   return 0;
 }
 
@@ -212,7 +211,8 @@ static int input_open(struct csv_source *s, const char *path)
     if (s->gz == NULL) {
       if (fd2 >= 0)
         close(fd2);
-      return csv_chunk_fail(s, s->reading, SLUICE_ENOMEM, "gzip: out of memory");
+      return csv_chunk_fail(s, s->reading, SLUICE_ENOMEM,
+                            "gzip: out of memory");
     }
     gzbuffer(s->gz, CSV_READ_CHUNK);
   }
@@ -299,7 +299,8 @@ static int seek_to_resume(struct csv_source *s)
 
 static int resumes_here(const struct csv_source *s)
 {
-  return s->resume_file != NULL && strcmp(s->resume_file, s->files[s->cur]) == 0;
+  return s->resume_file != NULL &&
+         strcmp(s->resume_file, s->files[s->cur]) == 0;
 }
 
 static int open_file(struct csv_source *s)
@@ -453,16 +454,16 @@ int csv_build_schema(struct csv_source *s)
     return sluice_error_set(&s->err, SLUICE_EINVAL, 0,
                             "types: expected an object of column: type");
   }
-  json_object_foreach(types, key, v) {
+  json_object_foreach(types, key, v)
+  {
     long i = sluice_schema_find(s->schema, key);
     struct col_type *t;
     if (i < 0) {
-      const char *near = sluice_closest(
-          key, (const char *const *)s->first_header, s->ncols);
-      rc = sluice_error_set(&s->err, SLUICE_EINVAL, 0,
-                            "types.%s: no such column%s%s%s", key,
-                            near ? "; did you mean '" : "", near ? near : "",
-                            near ? "'?" : "");
+      const char *near =
+          sluice_closest(key, (const char *const *)s->first_header, s->ncols);
+      rc = sluice_error_set(
+          &s->err, SLUICE_EINVAL, 0, "types.%s: no such column%s%s%s", key,
+          near ? "; did you mean '" : "", near ? near : "", near ? "'?" : "");
       break;
     }
     t = &s->types[i];

@@ -117,8 +117,8 @@ static void start_read(struct csv_source *s)
 
   s->reading = chunk_new(s);
   if (s->reading == NULL) {
-    set_failed(s, (sluice_error_set(&err, SLUICE_ENOMEM, 0, "out of memory"),
-                   &err));
+    set_failed(
+        s, (sluice_error_set(&err, SLUICE_ENOMEM, 0, "out of memory"), &err));
     return;
   }
   s->filling = 1;
@@ -155,7 +155,7 @@ static void advance(struct csv_source *s)
     }
     if (s->status < 0 || s->stopping) {
       if (s->filling)
-        return; /* its after callback comes back here */
+        return;                 /* its after callback comes back here */
       csv_chunk_free(s->ready); /* not emitted: re-read next run */
       s->ready = NULL;
       finish(s);
@@ -195,7 +195,8 @@ static int list_new_files(struct csv_source *s, glob_t *g,
     globfree(g);
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   }
-  json_array_foreach(s->done, j, v) {
+  json_array_foreach(s->done, j, v)
+  {
     json_object_set(seen, json_string_value(v), json_true());
   }
   for (size_t i = 0; i < g->gl_pathc; i++) {
@@ -257,7 +258,8 @@ static int load_checkpoint(struct csv_source *s, const char *checkpoint,
 
   if (checkpoint == NULL) {
     s->done = json_array();
-    return s->done ? 0 : sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+    return s->done ? 0
+                   : sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   }
   cp = json_loads(checkpoint, 0, NULL);
   done = json_object_get(cp, "done");
@@ -272,7 +274,8 @@ static int load_checkpoint(struct csv_source *s, const char *checkpoint,
     s->resume_file = strdup(json_string_value(file));
     s->resume_pos.offset =
         (uint64_t)json_integer_value(json_object_get(cp, "offset"));
-    s->resume_pos.line = (uint64_t)json_integer_value(json_object_get(cp, "line"));
+    s->resume_pos.line =
+        (uint64_t)json_integer_value(json_object_get(cp, "line"));
     s->resume_pos.record =
         (uint64_t)json_integer_value(json_object_get(cp, "record"));
   }

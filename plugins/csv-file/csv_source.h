@@ -27,7 +27,7 @@ struct col_type {
 /* One batch being read, then waiting to be emitted. */
 struct csv_chunk {
   struct csv_source *s;
-  const char *file;           /* the file its rows come from (one a chunk) */
+  const char *file; /* the file its rows come from (one a chunk) */
   struct sluice_batch *batch;
   uint64_t rejected;
   uint64_t bytes_in;
@@ -39,24 +39,24 @@ struct csv_source {
   struct csv_ctx *c;
   char **files;
   size_t nfiles;
-  size_t cur;            /* the file being read, or nfiles at the end */
-  json_t *done;          /* array of the files fully read */
-  char *resume_file;     /* from the checkpoint: where to continue */
+  size_t cur;        /* the file being read, or nfiles at the end */
+  json_t *done;      /* array of the files fully read */
+  char *resume_file; /* from the checkpoint: where to continue */
   struct sluice_csv_pos resume_pos;
 
   /* reading state: touched only by the one read running */
-  int file_open;         /* a file is being read (fd, or gz when gzip) */
+  int file_open; /* a file is being read (fd, or gz when gzip) */
   int fd;
   gzFile gz;
   struct sluice_csv_reader *reader;
   char *buf;
   size_t buf_len, buf_off;
-  int in_header;         /* the next record is the file's header */
-  char **first_header;   /* the first file's header, to compare others */
+  int in_header;       /* the next record is the file's header */
+  char **first_header; /* the first file's header, to compare others */
   const char *first_file;
   struct csv_chunk *reading; /* the chunk the read fills */
   uint64_t blank_lines;
-  int eof;               /* every file read */
+  int eof; /* every file read */
 
   /* set once the header is known, then read-only */
   struct sluice_schema *schema;
@@ -65,12 +65,12 @@ struct csv_source {
   size_t null_len;
   size_t max_rows, max_bytes;
 
-  char *reject_path;    /* expanded on the loop thread at start */
-  FILE *reject;         /* opened at the first reject, appended to */
+  char *reject_path; /* expanded on the loop thread at start */
+  FILE *reject;      /* opened at the first reject, appended to */
   pthread_mutex_t reject_lock;
 
   /* loop thread only */
-  struct csv_chunk *ready;     /* read, waiting to be emitted (paused) */
+  struct csv_chunk *ready; /* read, waiting to be emitted (paused) */
   int filling;
   int paused, stopping, finished;
   int status;

@@ -38,8 +38,8 @@ static int fixture_open(struct sluice_instance *ins, void *ctx,
 }
 
 static int fixture_write(struct sluice_instance *ins, void *ctx,
-                         struct sluice_batch *b, sluice_done_cb done,
-                         void *arg, struct sluice_error *err)
+                         struct sluice_batch *b, sluice_done_cb done, void *arg,
+                         struct sluice_error *err)
 {
   (void)ins, (void)ctx, (void)b, (void)done, (void)arg;
   return sluice_error_set(err, SLUICE_ENOTSUP, 0, "fixture");

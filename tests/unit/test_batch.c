@@ -49,9 +49,8 @@ static void rows_values_and_ops(void **state)
   for (int i = 0; i < 1000; i++) {
     char id[16];
     snprintf(id, sizeof id, "id-%d", i);
-    assert_int_equal(sluice_batch_add_row(b, i % 3 ? SLUICE_OP_UPSERT
-                                                    : SLUICE_OP_DELETE,
-                                          &row),
+    assert_int_equal(sluice_batch_add_row(
+                         b, i % 3 ? SLUICE_OP_UPSERT : SLUICE_OP_DELETE, &row),
                      0);
     assert_int_equal(row, (size_t)i);
     assert_int_equal(sluice_batch_set_string(b, row, 0, id, strlen(id)), 0);

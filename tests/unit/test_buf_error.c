@@ -108,7 +108,8 @@ static void test_buf_reserve_overflow(void **state)
   sluice_buf_free(&b);
 }
 
-/* --- error ----------------------------------------------------------------- */
+/* --- error -----------------------------------------------------------------
+ */
 
 static int fail_with(struct sluice_error *err, const char *path)
 {

@@ -57,10 +57,14 @@ static int bind(const char *json, uint32_t role, struct ctx *c,
 {
   json_t *obj = json_loads(json, 0, NULL);
   assert_non_null(obj);
-  struct cfg_bind_args a = {.map = map, .role = role, .obj = obj,
+  struct cfg_bind_args a = {.map = map,
+                            .role = role,
+                            .obj = obj,
                             .path = "pipelines[0].destination",
-                            .host_keys = host_keys, .base_dir = "/tmp",
-                            .ctx = c, .allocs = allocs};
+                            .host_keys = host_keys,
+                            .base_dir = "/tmp",
+                            .ctx = c,
+                            .allocs = allocs};
   int n = cfg_bind(&a, d);
   json_decref(obj);
   return n;
@@ -91,8 +95,8 @@ static void binds_every_type_and_defaults(void **state)
   assert_null(c.password);
   cfg_allocs_free(&al);
   memset(&c, 0, sizeof c);
-  assert_int_equal(bind("{\"path\":\"p\"}", SLUICE_CFG_DESTINATION, &c, &al, &d),
-                   0);
+  assert_int_equal(
+      bind("{\"path\":\"p\"}", SLUICE_CFG_DESTINATION, &c, &al, &d), 0);
   assert_int_equal(c.retries, 3);
   assert_int_equal(c.timeout_ms, 30000);
   assert_int_equal(c.chunk, 8 * 1024 * 1024);

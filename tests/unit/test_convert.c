@@ -41,10 +41,21 @@ static void test_parse_int64(void **state)
             {"9223372036854775807", INT64_MAX},
             {"-9223372036854775808", INT64_MIN},
             {"+9223372036854775807", INT64_MAX}};
-  static const char *const bad[] = {
-      "", "+", "-", " 1", "1 ", "1a", "9223372036854775808",
-      "-9223372036854775809", "1.0", "0x10", "--1", "+-1",
-      "99999999999999999999", "1e3", "١"};
+  static const char *const bad[] = {"",
+                                    "+",
+                                    "-",
+                                    " 1",
+                                    "1 ",
+                                    "1a",
+                                    "9223372036854775808",
+                                    "-9223372036854775809",
+                                    "1.0",
+                                    "0x10",
+                                    "--1",
+                                    "+-1",
+                                    "99999999999999999999",
+                                    "1e3",
+                                    "١"};
   int64_t v;
 
   (void)state;
@@ -70,18 +81,26 @@ static void test_parse_double_table(void **state)
   static const struct {
     const char *s;
     double want;
-  } ok[] = {{"0", 0.0},          {"1.5", 1.5},       {".5", 0.5},
-            {"5.", 5.0},         {"1e10", 1e10},     {"1E-5", 1e-5},
-            {"+1.5e+3", 1500.0}, {"123.456", 123.456}, {"-0.1", -0.1},
-            {"1e308", 1e308},    {"4.9e-324", 4.9e-324},
-            {"1e-400", 0.0},     {"00012.50", 12.5},
+  } ok[] = {{"0", 0.0},
+            {"1.5", 1.5},
+            {".5", 0.5},
+            {"5.", 5.0},
+            {"1e10", 1e10},
+            {"1E-5", 1e-5},
+            {"+1.5e+3", 1500.0},
+            {"123.456", 123.456},
+            {"-0.1", -0.1},
+            {"1e308", 1e308},
+            {"4.9e-324", 4.9e-324},
+            {"1e-400", 0.0},
+            {"00012.50", 12.5},
             {"3.14159265358979323846264338327950288", 3.14159265358979323846},
             {"9007199254740993", 9007199254740993.0},
             {"1.7976931348623157e308", DBL_MAX}};
   static const char *const bad[] = {
-      "", " 1", "1 ", "inf", "-inf", "nan", "NaN", "infinity", "0x1p3",
-      "0x10", "1e", "1e+", ".", "-", "+", "e5", "1.5.5", "1e309", "-1e309",
-      "--1", "1,5", "1e5.5", "1 e5", "1d"};
+      "",      " 1",    "1 ",     "inf", "-inf", "nan",   "NaN",  "infinity",
+      "0x1p3", "0x10",  "1e",     "1e+", ".",    "-",     "+",    "e5",
+      "1.5.5", "1e309", "-1e309", "--1", "1,5",  "1e5.5", "1 e5", "1d"};
   double d;
 
   (void)state;
@@ -128,8 +147,7 @@ static void test_parse_double_matches_strtod(void **state)
       s[n++] = (char)('0' + rng() % 10);
     }
     if (rng() % 3 == 0)
-      n += snprintf(s + n, sizeof s - (size_t)n, "e%d",
-                    (int)(rng() % 60) - 30);
+      n += snprintf(s + n, sizeof s - (size_t)n, "e%d", (int)(rng() % 60) - 30);
     s[n] = '\0';
     want = strtod(s, NULL);
     assert_int_equal(sluice_parse_double(s, (size_t)n, &got), 0);
@@ -273,12 +291,13 @@ static void test_double_ignores_global_locale(void **state)
 
 static void test_parse_bool(void **state)
 {
-  static const char *const yes[] = {"true", "TRUE", "True", "t", "T", "yes",
-                                    "YES", "y", "Y", "1"};
+  static const char *const yes[] = {"true", "TRUE", "True", "t", "T",
+                                    "yes",  "YES",  "y",    "Y", "1"};
   static const char *const no[] = {"false", "FALSE", "f", "F", "no",
-                                   "No", "n", "N", "0"};
-  static const char *const bad[] = {"", "2", "tru", "truee", "yess", " true",
-                                    "true ", "on", "off", "-1", "00", "nope"};
+                                   "No",    "n",     "N", "0"};
+  static const char *const bad[] = {"",     "2",     "tru",   "truee",
+                                    "yess", " true", "true ", "on",
+                                    "off",  "-1",    "00",    "nope"};
   int b;
 
   (void)state;
@@ -385,8 +404,8 @@ static void test_parse_decimal(void **state)
                               cases[i].precision, cases[i].scale, &b);
     if (cases[i].want == NULL) {
       if (rc != SLUICE_EINVAL)
-        fail_msg("'%s' (%d,%d): accepted as %s", cases[i].s,
-                 cases[i].precision, cases[i].scale, b.data);
+        fail_msg("'%s' (%d,%d): accepted as %s", cases[i].s, cases[i].precision,
+                 cases[i].scale, b.data);
       assert_string_equal(b.data, "<"); /* unchanged */
     } else {
       char want[128];
@@ -413,11 +432,13 @@ static void test_parse_date(void **state)
             {"0001-01-01", -719162}, {"9999-12-31", 2932896},
             {"1600-01-01", -135140}, {"1969-12-31", -1}};
   static const char *const bad[] = {
-      "2023-02-29", "2024-02-30", "1900-02-29", "2100-02-29", "0000-01-01",
-      "2024-13-01", "2024-00-10", "2024-04-31", "2024-01-00", "2024-1-01",
-      "2024-01-01 ", " 2024-01-01", "2024/01/01", "20240101", "",
-      "+2024-01-01", "2024-01-0a", "2024-01-01T00:00:00Z", "10000-01-01",
-      "-001-01-01"};
+      "2023-02-29",  "2024-02-30",  "1900-02-29",
+      "2100-02-29",  "0000-01-01",  "2024-13-01",
+      "2024-00-10",  "2024-04-31",  "2024-01-00",
+      "2024-1-01",   "2024-01-01 ", " 2024-01-01",
+      "2024/01/01",  "20240101",    "",
+      "+2024-01-01", "2024-01-0a",  "2024-01-01T00:00:00Z",
+      "10000-01-01", "-001-01-01"};
   int32_t d;
 
   (void)state;
@@ -447,9 +468,10 @@ static void test_parse_time(void **state)
             {"00:00:00.000001", 1},
             {"00:00:00.0000009", 0}};
   static const char *const bad[] = {
-      "24:00:00", "24:00:01", "23:60:00", "23:59:60", "1:02:03", "12:34",
-      "12:34:56.", "12:34:56.1234567890", "12:34:56Z", "", "12-34-56",
-      " 12:34:56", "12:34:56 ", "12:34:5a", "99:00:00", "12:34:56,5"};
+      "24:00:00",  "24:00:01", "23:60:00",  "23:59:60",
+      "1:02:03",   "12:34",    "12:34:56.", "12:34:56.1234567890",
+      "12:34:56Z", "",         "12-34-56",  " 12:34:56",
+      "12:34:56 ", "12:34:5a", "99:00:00",  "12:34:56,5"};
   int64_t us;
 
   (void)state;
@@ -488,16 +510,27 @@ static void test_parse_timestamp(void **state)
       {"9999-12-31T23:59:59.999999999", 253402300799999999},
       {"2024-02-29T23:59:59.123456", 1709251199123456},
   };
-  static const char *const bad[] = {
-      "2024-05-01T", "2024-05-01T12:00", "2024-05-01T24:00:00Z",
-      "2024-05-01T12:00:60Z", "2024-05-01T12:00:00+24:00",
-      "2024-05-01T12:00:00+0060", "2024-05-01T12:00:00+1",
-      "2024-05-01T12:00:00+123", "2024-05-01T12:00:00ZZ",
-      "2024-05-01X12:00:00", "2024-02-30T00:00:00Z",
-      "2024-05-01T12:00:00 Z", "2024-05-01T12:00:00.Z",
-      "2024-05-01T12:00:00+02:0", "2024-05-01T12:00:00+02:000",
-      "2024-05-01T12:00:00.1234567891Z", "2024-05-01 ", "",
-      "2024-05-01T12:00:00Z ", "0000-12-31T00:00:00Z", "2024-05-01TT"};
+  static const char *const bad[] = {"2024-05-01T",
+                                    "2024-05-01T12:00",
+                                    "2024-05-01T24:00:00Z",
+                                    "2024-05-01T12:00:60Z",
+                                    "2024-05-01T12:00:00+24:00",
+                                    "2024-05-01T12:00:00+0060",
+                                    "2024-05-01T12:00:00+1",
+                                    "2024-05-01T12:00:00+123",
+                                    "2024-05-01T12:00:00ZZ",
+                                    "2024-05-01X12:00:00",
+                                    "2024-02-30T00:00:00Z",
+                                    "2024-05-01T12:00:00 Z",
+                                    "2024-05-01T12:00:00.Z",
+                                    "2024-05-01T12:00:00+02:0",
+                                    "2024-05-01T12:00:00+02:000",
+                                    "2024-05-01T12:00:00.1234567891Z",
+                                    "2024-05-01 ",
+                                    "",
+                                    "2024-05-01T12:00:00Z ",
+                                    "0000-12-31T00:00:00Z",
+                                    "2024-05-01TT"};
   int64_t us;
 
   (void)state;
@@ -601,8 +634,7 @@ static void test_format_dates_and_times(void **state)
   expect_typed(SLUICE_TYPE_TIMESTAMP, 0, "1970-01-01T00:00:00Z");
   expect_typed(SLUICE_TYPE_TIMESTAMP, -1, "1969-12-31T23:59:59.999999Z");
   expect_typed(SLUICE_TYPE_TIMESTAMP, -1000, "1969-12-31T23:59:59.999Z");
-  expect_typed(SLUICE_TYPE_TIMESTAMP, 1714564800000000,
-               "2024-05-01T12:00:00Z");
+  expect_typed(SLUICE_TYPE_TIMESTAMP, 1714564800000000, "2024-05-01T12:00:00Z");
   expect_typed(SLUICE_TYPE_TIMESTAMP, 1714564800123000,
                "2024-05-01T12:00:00.123Z");
   expect_typed(SLUICE_TYPE_TIMESTAMP, 253402300799999999,
@@ -699,8 +731,12 @@ static void test_base64(void **state)
 {
   static const struct {
     const char *raw, *b64;
-  } rfc4648[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                 {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
+  } rfc4648[] = {{"", ""},
+                 {"f", "Zg=="},
+                 {"fo", "Zm8="},
+                 {"foo", "Zm9v"},
+                 {"foob", "Zm9vYg=="},
+                 {"fooba", "Zm9vYmE="},
                  {"foobar", "Zm9vYmFy"}};
   struct sluice_schema *s = sluice_schema_new(1);
   struct sluice_batch *b;
@@ -744,8 +780,8 @@ static void test_base64(void **state)
     v.u.str = (const char *)all;
     v.len = (uint32_t)len;
     text = format_value(&v);
-    assert_int_equal(sluice_batch_set_text(b, row, 0, SLUICE_TYPE_BINARY,
-                                           text, strlen(text), &err),
+    assert_int_equal(sluice_batch_set_text(b, row, 0, SLUICE_TYPE_BINARY, text,
+                                           strlen(text), &err),
                      0);
     got = sluice_batch_value(b, row, 0);
     assert_int_equal(got->len, len);
@@ -753,9 +789,9 @@ static void test_base64(void **state)
     free(text);
   }
   {
-    static const char *const bad[] = {"Zg=",   "Zg",    "Z===", "Zh==",
-                                      "Zm9=",  "Zm9v=", "Zg==Zg==",
-                                      "Zm 9v", "Zm9v\n", "Zm-v", "=Zm9"};
+    static const char *const bad[] = {"Zg=",    "Zg",    "Z===",     "Zh==",
+                                      "Zm9=",   "Zm9v=", "Zg==Zg==", "Zm 9v",
+                                      "Zm9v\n", "Zm-v",  "=Zm9"};
 
     for (size_t i = 0; i < N_ELEMS(bad); i++) {
       memset(&err, 0, sizeof err);
@@ -773,9 +809,9 @@ static void test_base64(void **state)
 static void test_set_text(void **state)
 {
   static const enum sluice_type types[] = {
-      SLUICE_TYPE_BOOL,   SLUICE_TYPE_INT64, SLUICE_TYPE_DOUBLE,
-      SLUICE_TYPE_DECIMAL, SLUICE_TYPE_STRING, SLUICE_TYPE_DATE,
-      SLUICE_TYPE_TIME,   SLUICE_TYPE_TIMESTAMP, SLUICE_TYPE_DECIMAL};
+      SLUICE_TYPE_BOOL,    SLUICE_TYPE_INT64,     SLUICE_TYPE_DOUBLE,
+      SLUICE_TYPE_DECIMAL, SLUICE_TYPE_STRING,    SLUICE_TYPE_DATE,
+      SLUICE_TYPE_TIME,    SLUICE_TYPE_TIMESTAMP, SLUICE_TYPE_DECIMAL};
   struct sluice_schema *s = sluice_schema_new(N_ELEMS(types));
   struct sluice_error err = {0};
   const struct sluice_value *v;
@@ -793,65 +829,74 @@ static void test_set_text(void **state)
   b = sluice_batch_new(s, 0, 0);
   assert_int_equal(sluice_batch_add_row(b, SLUICE_OP_UPSERT, &row), 0);
 
-  assert_int_equal(sluice_batch_set_text(b, row, 0, SLUICE_TYPE_BOOL, "Yes",
-                                         3, &err), 0);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 0, SLUICE_TYPE_BOOL, "Yes", 3, &err), 0);
   assert_int_equal(sluice_batch_value(b, row, 0)->u.b, 1);
-  assert_int_equal(sluice_batch_set_text(b, row, 1, SLUICE_TYPE_INT64, "-42",
-                                         3, &err), 0);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 1, SLUICE_TYPE_INT64, "-42", 3, &err), 0);
   assert_true(sluice_batch_value(b, row, 1)->u.i == -42);
-  assert_int_equal(sluice_batch_set_text(b, row, 2, SLUICE_TYPE_DOUBLE,
-                                         "2.5e3", 5, &err), 0);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 2, SLUICE_TYPE_DOUBLE, "2.5e3", 5, &err),
+      0);
   assert_true(sluice_batch_value(b, row, 2)->u.d == 2500.0);
-  assert_int_equal(sluice_batch_set_text(b, row, 3, SLUICE_TYPE_DECIMAL,
-                                         "-001.50", 7, &err), 0);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 3, SLUICE_TYPE_DECIMAL, "-001.50", 7, &err),
+      0);
   v = sluice_batch_value(b, row, 3);
   assert_int_equal(v->type, SLUICE_TYPE_DECIMAL);
   assert_int_equal(v->len, 5);
   assert_memory_equal(v->u.str, "-1.50", 5);
-  assert_int_equal(sluice_batch_set_text(b, row, 4, SLUICE_TYPE_STRING,
-                                         " as is ", 7, &err), 0);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 4, SLUICE_TYPE_STRING, " as is ", 7, &err),
+      0);
   v = sluice_batch_value(b, row, 4);
   assert_int_equal(v->len, 7);
   assert_memory_equal(v->u.str, " as is ", 7);
   assert_int_equal(sluice_batch_set_text(b, row, 5, SLUICE_TYPE_DATE,
-                                         "2000-01-01", 10, &err), 0);
+                                         "2000-01-01", 10, &err),
+                   0);
   assert_int_equal(sluice_batch_value(b, row, 5)->u.date, 10957);
   assert_int_equal(sluice_batch_set_text(b, row, 6, SLUICE_TYPE_TIME,
-                                         "00:00:01.5", 10, &err), 0);
+                                         "00:00:01.5", 10, &err),
+                   0);
   assert_true(sluice_batch_value(b, row, 6)->u.time_us == 1500000);
   assert_int_equal(sluice_batch_set_text(b, row, 7, SLUICE_TYPE_TIMESTAMP,
-                                         "1970-01-01T00:00:01+00:00", 25,
-                                         &err), 0);
+                                         "1970-01-01T00:00:01+00:00", 25, &err),
+                   0);
   assert_true(sluice_batch_value(b, row, 7)->u.ts_us == 1000000);
   /* The field's precision and scale apply. */
-  assert_int_equal(sluice_batch_set_text(b, row, 8, SLUICE_TYPE_DECIMAL,
-                                         "1.5", 3, &err), 0);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 8, SLUICE_TYPE_DECIMAL, "1.5", 3, &err), 0);
   v = sluice_batch_value(b, row, 8);
   assert_int_equal(v->len, 4);
   assert_memory_equal(v->u.str, "1.50", 4);
-  assert_int_equal(sluice_batch_set_text(b, row, 8, SLUICE_TYPE_DECIMAL,
-                                         "1234.5", 6, &err), SLUICE_EDATA);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 8, SLUICE_TYPE_DECIMAL, "1234.5", 6, &err),
+      SLUICE_EDATA);
   assert_string_equal(err.message, "cannot read '1234.5' as decimal(5,2)");
-  assert_int_equal(sluice_batch_set_text(b, row, 1, SLUICE_TYPE_NULL, "", 0,
-                                         &err), 0);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 1, SLUICE_TYPE_NULL, "", 0, &err), 0);
   assert_int_equal(sluice_batch_value(b, row, 1)->type, SLUICE_TYPE_NULL);
 
   /* Failures say what and as what, and leave the value alone. */
   memset(&err, 0, sizeof err);
-  assert_int_equal(sluice_batch_set_text(b, row, 2, SLUICE_TYPE_DOUBLE, "abc",
-                                         3, &err), SLUICE_EDATA);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 2, SLUICE_TYPE_DOUBLE, "abc", 3, &err),
+      SLUICE_EDATA);
   assert_string_equal(err.message, "cannot read 'abc' as double");
   assert_int_equal(err.code, SLUICE_EDATA);
   assert_true(sluice_batch_value(b, row, 2)->u.d == 2500.0);
-  assert_int_equal(sluice_batch_set_text(b, row, 1, SLUICE_TYPE_INT64, "1.5",
-                                         3, &err), SLUICE_EDATA);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 1, SLUICE_TYPE_INT64, "1.5", 3, &err),
+      SLUICE_EDATA);
   assert_string_equal(err.message, "cannot read '1.5' as int64");
   assert_int_equal(sluice_batch_set_text(b, row, 5, SLUICE_TYPE_DATE,
                                          "2024-02-30", 10, &err),
                    SLUICE_EDATA);
   assert_string_equal(err.message, "cannot read '2024-02-30' as date");
-  assert_int_equal(sluice_batch_set_text(b, row, 0, SLUICE_TYPE_BOOL,
-                                         "a\nb\tc", 5, &err), SLUICE_EDATA);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 0, SLUICE_TYPE_BOOL, "a\nb\tc", 5, &err),
+      SLUICE_EDATA);
   assert_string_equal(err.message, "cannot read 'a?b?c' as bool");
   {
     /* Long text is cut, never in the middle of a UTF-8 character. */
@@ -866,16 +911,18 @@ static void test_set_text(void **state)
                         "cannot read 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
                         "...' as int64");
   }
-  assert_int_equal(sluice_batch_set_text(b, row, 0, (enum sluice_type)99,
-                                         "1", 1, &err), SLUICE_EINVAL);
+  assert_int_equal(
+      sluice_batch_set_text(b, row, 0, (enum sluice_type)99, "1", 1, &err),
+      SLUICE_EINVAL);
   /* A long decimal goes through the heap. */
   {
     char big[300];
     struct sluice_error e2 = {0};
 
     memset(big, '9', sizeof big);
-    assert_int_equal(sluice_batch_set_text(b, row, 3, SLUICE_TYPE_DECIMAL,
-                                           big, sizeof big, &e2), 0);
+    assert_int_equal(sluice_batch_set_text(b, row, 3, SLUICE_TYPE_DECIMAL, big,
+                                           sizeof big, &e2),
+                     0);
     v = sluice_batch_value(b, row, 3);
     assert_int_equal(v->len, sizeof big);
   }
@@ -883,7 +930,8 @@ static void test_set_text(void **state)
   sluice_schema_unref(s);
 }
 
-/* --- type names ------------------------------------------------------------ */
+/* --- type names ------------------------------------------------------------
+ */
 
 static void test_type_parse(void **state)
 {
@@ -913,12 +961,26 @@ static void test_type_parse(void **state)
             {"timestamp", SLUICE_TYPE_TIMESTAMP, -1, -1},
             {"DateTime", SLUICE_TYPE_TIMESTAMP, -1, -1},
             {"binary", SLUICE_TYPE_BINARY, -1, -1}};
-  static const char *const bad[] = {
-      "", "strin", "strings", "int(5)", "decimal(", "decimal()",
-      "decimal(0)", "decimal(5,6)", "decimal(10,2", "decimal(10,2))",
-      "decimal(a)", "decimal(10,)", "decimal(-1)", "decimal(100000)",
-      "decimal(39,2)",
-      " string", "string ", "null", "varchar", "decimal(10,2)x"};
+  static const char *const bad[] = {"",
+                                    "strin",
+                                    "strings",
+                                    "int(5)",
+                                    "decimal(",
+                                    "decimal()",
+                                    "decimal(0)",
+                                    "decimal(5,6)",
+                                    "decimal(10,2",
+                                    "decimal(10,2))",
+                                    "decimal(a)",
+                                    "decimal(10,)",
+                                    "decimal(-1)",
+                                    "decimal(100000)",
+                                    "decimal(39,2)",
+                                    " string",
+                                    "string ",
+                                    "null",
+                                    "varchar",
+                                    "decimal(10,2)x"};
 
   (void)state;
   for (size_t i = 0; i < N_ELEMS(ok); i++) {
@@ -945,22 +1007,43 @@ static void test_type_parse(void **state)
   }
 }
 
-/* --- config units ---------------------------------------------------------- */
+/* --- config units ----------------------------------------------------------
+ */
 
 static void test_parse_duration(void **state)
 {
   static const struct {
     const char *s;
     int64_t ms;
-  } ok[] = {{"500ms", 500},     {"30s", 30000},      {"15m", 900000},
-            {"2h", 7200000},    {"1d", 86400000},    {"1w", 604800000},
-            {"0", 0},           {"45", 45000},       {"0ms", 0},
+  } ok[] = {{"500ms", 500},
+            {"30s", 30000},
+            {"15m", 900000},
+            {"2h", 7200000},
+            {"1d", 86400000},
+            {"1w", 604800000},
+            {"0", 0},
+            {"45", 45000},
+            {"0ms", 0},
             {"9223372036854775807ms", INT64_MAX},
             {"15250284452w", 9223372036569600000}};
-  static const char *const bad[] = {
-      "15x",  "-1m", "",     "m",    "1.5h", " 1s", "1s ", "1 s", "1S",
-      "1M",   "1ms5", "+1s", "1sec", "9223372036854775807s",
-      "99999999999999999999", "15250284453w", "1e3", "0x10s"};
+  static const char *const bad[] = {"15x",
+                                    "-1m",
+                                    "",
+                                    "m",
+                                    "1.5h",
+                                    " 1s",
+                                    "1s ",
+                                    "1 s",
+                                    "1S",
+                                    "1M",
+                                    "1ms5",
+                                    "+1s",
+                                    "1sec",
+                                    "9223372036854775807s",
+                                    "99999999999999999999",
+                                    "15250284453w",
+                                    "1e3",
+                                    "0x10s"};
   int64_t ms;
 
   (void)state;
@@ -983,17 +1066,26 @@ static void test_parse_size(void **state)
   static const struct {
     const char *s;
     int64_t bytes;
-  } ok[] = {{"1048576", 1048576},    {"64k", 65536},
-            {"64K", 65536},          {"8M", 8388608},
-            {"8m", 8388608},         {"1G", 1073741824},
-            {"2KiB", 2048},          {"3MB", 3145728},
-            {"3mib", 3145728},       {"1T", 1099511627776},
-            {"1TB", 1099511627776},  {"2p", 2251799813685248},
-            {"0", 0},                {"10b", 10},
-            {"10B", 10},             {"8191P", 9222246136947933184}};
+  } ok[] = {{"1048576", 1048576},
+            {"64k", 65536},
+            {"64K", 65536},
+            {"8M", 8388608},
+            {"8m", 8388608},
+            {"1G", 1073741824},
+            {"2KiB", 2048},
+            {"3MB", 3145728},
+            {"3mib", 3145728},
+            {"1T", 1099511627776},
+            {"1TB", 1099511627776},
+            {"2p", 2251799813685248},
+            {"0", 0},
+            {"10b", 10},
+            {"10B", 10},
+            {"8191P", 9222246136947933184}};
   static const char *const bad[] = {
-      "",     "k",   "-1",  "1.5M", " 1k", "1k ", "1 k", "1x",  "1kbb",
-      "1KiBB", "1ib", "1bk", "8192P", "9223372036854775808", "+1k", "1E"};
+      "",    "k",    "-1",    "1.5M", " 1k", "1k ",   "1 k",
+      "1x",  "1kbb", "1KiBB", "1ib",  "1bk", "8192P", "9223372036854775808",
+      "+1k", "1E"};
   int64_t n;
 
   (void)state;
@@ -1037,8 +1129,8 @@ static void test_edit_distance(void **state)
 
 static void test_closest(void **state)
 {
-  static const char *const keys[] = {"source", "destination", "schedule",
-                                     "mapping", "batch_size", "max_retries"};
+  static const char *const keys[] = {"source",  "destination", "schedule",
+                                     "mapping", "batch_size",  "max_retries"};
 
   (void)state;
   assert_string_equal(sluice_closest("destinaton", keys, N_ELEMS(keys)),

@@ -56,14 +56,30 @@ static void test_parse_accepts(void **state)
 {
   (void)state;
   static const char *const ok[] = {
-      "* * * * *",         "*/15 * * * *",       "0 6 * * 1",
-      "0 0 1 * *",         "5,10,15-20/2 * * * *", "0 0 29 2 *",
-      "0 0 * jan-mar MON-fri", "0 0 * * 7",       "0 0 * * 0-7",
-      "59 23 31 12 6",     "  0\t0  *  *  *  ",  "0 0 1-31/10 * *",
-      "@hourly",           "@DAILY",             "@weekly",
-      "@monthly",          "@yearly",            "@annually",
-      "@midnight",         "0 0 * * sun,Sat",    "*/7 */5 */3 */2 */2",
-      "0-59/60 0 1 1 *",   "000 00 01 01 0",     "0 0 * * *\n",
+      "* * * * *",
+      "*/15 * * * *",
+      "0 6 * * 1",
+      "0 0 1 * *",
+      "5,10,15-20/2 * * * *",
+      "0 0 29 2 *",
+      "0 0 * jan-mar MON-fri",
+      "0 0 * * 7",
+      "0 0 * * 0-7",
+      "59 23 31 12 6",
+      "  0\t0  *  *  *  ",
+      "0 0 1-31/10 * *",
+      "@hourly",
+      "@DAILY",
+      "@weekly",
+      "@monthly",
+      "@yearly",
+      "@annually",
+      "@midnight",
+      "0 0 * * sun,Sat",
+      "*/7 */5 */3 */2 */2",
+      "0-59/60 0 1 1 *",
+      "000 00 01 01 0",
+      "0 0 * * *\n",
   };
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
     parse_ok(ok[i]);
@@ -73,9 +89,9 @@ static void test_parse_bits(void **state)
 {
   (void)state;
   struct cron_expr c = parse_ok("5,10,15-20/2 */6 1-7 JAN,jun-aug 5-7");
-  assert_true(c.minutes == ((UINT64_C(1) << 5) | (UINT64_C(1) << 10) |
-                            (UINT64_C(1) << 15) | (UINT64_C(1) << 17) |
-                            (UINT64_C(1) << 19)));
+  assert_true(c.minutes ==
+              ((UINT64_C(1) << 5) | (UINT64_C(1) << 10) | (UINT64_C(1) << 15) |
+               (UINT64_C(1) << 17) | (UINT64_C(1) << 19)));
   assert_int_equal(c.hours, (1u << 0) | (1u << 6) | (1u << 12) | (1u << 18));
   assert_int_equal(c.days, 0xfeu);
   assert_int_equal(c.months, (1u << 1) | (1u << 6) | (1u << 7) | (1u << 8));
@@ -142,8 +158,7 @@ static void test_parse_rejects(void **state)
     struct sluice_error err = {0};
     int rc = cron_parse(bad[i].expr, &c, &err);
     if (rc != SLUICE_EINVAL)
-      fail_msg("cron_parse(\"%s\") = %d, want SLUICE_EINVAL", bad[i].expr,
-               rc);
+      fail_msg("cron_parse(\"%s\") = %d, want SLUICE_EINVAL", bad[i].expr, rc);
     assert_int_equal(err.code, SLUICE_EINVAL);
     assert_true(err.message[0] != '\0');
     if (bad[i].message != NULL)
@@ -301,21 +316,13 @@ static void random_field(char *out, size_t size, int lo, int hi)
     const char *sep = i > 0 ? "," : "";
     int n;
     switch (rnd(6)) {
-    case 0:
-      n = snprintf(out + used, size - used, "%s*", sep);
-      break;
-    case 1:
-      n = snprintf(out + used, size - used, "%s*/%d", sep, step);
-      break;
-    case 2:
-      n = snprintf(out + used, size - used, "%s%d-%d", sep, a, b);
-      break;
+    case 0: n = snprintf(out + used, size - used, "%s*", sep); break;
+    case 1: n = snprintf(out + used, size - used, "%s*/%d", sep, step); break;
+    case 2: n = snprintf(out + used, size - used, "%s%d-%d", sep, a, b); break;
     case 3:
       n = snprintf(out + used, size - used, "%s%d-%d/%d", sep, a, b, step);
       break;
-    default:
-      n = snprintf(out + used, size - used, "%s%d", sep, a);
-      break;
+    default: n = snprintf(out + used, size - used, "%s%d", sep, a); break;
     }
     assert_true(n > 0 && (size_t)n < size - used);
     used += (size_t)n;
@@ -334,12 +341,11 @@ static void test_next_matches_brute_force(void **state)
     random_field(f[2], sizeof f[2], 1, 31);
     random_field(f[3], sizeof f[3], 1, 12);
     random_field(f[4], sizeof f[4], 0, 7);
-    snprintf(expr, sizeof expr, "%s %s %s %s %s", f[0], f[1], f[2], f[3],
-             f[4]);
+    snprintf(expr, sizeof expr, "%s %s %s %s %s", f[0], f[1], f[2], f[3], f[4]);
     struct cron_expr c = parse_ok(expr);
     /* Any second between 2000 and 2099. */
-    int64_t after = 946684800 + (int64_t)rnd(100u * 365u) * 86400 +
-                    (int64_t)rnd(86400);
+    int64_t after =
+        946684800 + (int64_t)rnd(100u * 365u) * 86400 + (int64_t)rnd(86400);
     int64_t want = naive_next(&c, after, after + window);
     int64_t got = cron_next(&c, after);
     if (want >= 0 ? got != want : (got >= 0 && got <= after + window))

@@ -19,8 +19,8 @@
  * so two parses can be compared with one string comparison. */
 struct transcript {
   struct sluice_buf text;
-  int pause_every;  /* the record callback returns 1 (pause) when set */
-  int abort_at;     /* record number at which to return SLUICE_EIO */
+  int pause_every; /* the record callback returns 1 (pause) when set */
+  int abort_at;    /* record number at which to return SLUICE_EIO */
   size_t nrecords;
 };
 
@@ -42,10 +42,9 @@ static int on_record(void *arg, const struct sluice_csv_field *f, size_t n,
   struct transcript *t = arg;
 
   t->nrecords++;
-  sluice_buf_printf(&t->text, "L%llu R%llu O%llu:",
-                    (unsigned long long)pos->line,
-                    (unsigned long long)pos->record,
-                    (unsigned long long)pos->offset);
+  sluice_buf_printf(
+      &t->text, "L%llu R%llu O%llu:", (unsigned long long)pos->line,
+      (unsigned long long)pos->record, (unsigned long long)pos->offset);
   for (size_t i = 0; i < n; i++) {
     sluice_buf_printf(&t->text, " %s%zu:", f[i].quoted ? "q" : "", f[i].len);
     put_bytes(&t->text, f[i].ptr, f[i].len);
@@ -62,10 +61,9 @@ static int on_bad(void *arg, const char *raw, size_t rawlen,
 {
   struct transcript *t = arg;
 
-  sluice_buf_printf(&t->text, "BAD L%llu R%llu O%llu: %zu:",
-                    (unsigned long long)pos->line,
-                    (unsigned long long)pos->record,
-                    (unsigned long long)pos->offset, rawlen);
+  sluice_buf_printf(
+      &t->text, "BAD L%llu R%llu O%llu: %zu:", (unsigned long long)pos->line,
+      (unsigned long long)pos->record, (unsigned long long)pos->offset, rawlen);
   put_bytes(&t->text, raw, rawlen);
   sluice_buf_printf(&t->text, " (%s)\n", reason);
   return t->pause_every ? 1 : 0;
@@ -191,8 +189,7 @@ static void test_quoted_fields(void **state)
   /* A quote only opens a field at its first byte. */
   expect_parse(NULL, 0, " \"a\"\n",
                "ERR -11 line 1, column 2: quote inside an unquoted field\n");
-  expect_parse(NULL, 0, "a\0b\n",
-               "L1 R1 O0: 1:a|\n"); /* strlen stops at NUL */
+  expect_parse(NULL, 0, "a\0b\n", "L1 R1 O0: 1:a|\n"); /* strlen stops at NUL */
 }
 
 static void test_nul_bytes_are_data(void **state)
@@ -252,7 +249,9 @@ static void test_newlines_inside_quotes_count_lines(void **state)
 static void test_bom(void **state)
 {
   (void)state;
-  expect_parse(NULL, 0, "\xEF\xBB\xBF" "a,b\nc\n",
+  expect_parse(NULL, 0,
+               "\xEF\xBB\xBF"
+               "a,b\nc\n",
                "L1 R1 O3: 1:a| 1:b|\nL2 R2 O7: 1:c|\n");
   expect_parse(NULL, 0, "\xEF\xBB\xBF", "");
   expect_parse(NULL, 0, "\xEF\xBB\xBF\n", "L1 R1 O3: 0:|\n");
@@ -261,7 +260,9 @@ static void test_bom(void **state)
   expect_parse(NULL, 0, "\xEF", "L1 R1 O0: 1:\\xef|\n");
   expect_parse(NULL, 0, "\xEF\xBB", "L1 R1 O0: 2:\\xef\\xbb|\n");
   /* Only at offset 0. */
-  expect_parse(NULL, 0, "a\n\xEF\xBB\xBF" "b\n",
+  expect_parse(NULL, 0,
+               "a\n\xEF\xBB\xBF"
+               "b\n",
                "L1 R1 O0: 1:a|\nL2 R2 O2: 4:\\xef\\xbb\\xbfb|\n");
   expect_parse(NULL, 0, "\xEF\xBB\xBF\xEF\xBB\xBF\n",
                "L1 R1 O3: 3:\\xef\\xbb\\xbf|\n");
@@ -273,9 +274,16 @@ static void test_bom(void **state)
 
 static void test_bom_split_across_feeds(void **state)
 {
-  static const char *samples[] = {
-      "\xEF\xBB\xBF" "a,b\nc\n", "\xEF\xBB" "x\n", "\xEF" "x,\"y\"\n",
-      "\xEF\xBB\xBF", "\xEF\xBB", "\xEF", "\xEF\xBB\xBF\"q\"\"\"\r\n"};
+  static const char *samples[] = {"\xEF\xBB\xBF"
+                                  "a,b\nc\n",
+                                  "\xEF\xBB"
+                                  "x\n",
+                                  "\xEF"
+                                  "x,\"y\"\n",
+                                  "\xEF\xBB\xBF",
+                                  "\xEF\xBB",
+                                  "\xEF",
+                                  "\xEF\xBB\xBF\"q\"\"\"\r\n"};
 
   (void)state;
   for (size_t i = 0; i < sizeof samples / sizeof *samples; i++)
@@ -407,8 +415,7 @@ static void test_max_record_bytes(void **state)
     big[n] = '\n';
     got = parse_once(NULL, 0, big, n + 1, &rc);
     assert_int_equal(rc, SLUICE_EDATA);
-    assert_string_equal(got,
-                        "ERR -11 line 1: record exceeds 16777216 bytes\n");
+    assert_string_equal(got, "ERR -11 line 1: record exceeds 16777216 bytes\n");
     free(got);
     got = parse_once(NULL, 0, big, n - 1, &rc);
     assert_int_equal(rc, 0);
@@ -419,11 +426,15 @@ static void test_max_record_bytes(void **state)
 
 static void test_max_record_bytes_split(void **state)
 {
-  static const char *samples[] = {
-      "0123456789\n0123456789\r\nab\n", "0123456789\r", "0123456789\r\n",
-      "\"0123456\"\"\"\n", "x\n\"01234567\n9\"\nok\n",
-      "0123456789abcdefghij\nok\n", "0123456789abc\r\nok\r\n",
-      "012345678,\n", "0123456789,\n"};
+  static const char *samples[] = {"0123456789\n0123456789\r\nab\n",
+                                  "0123456789\r",
+                                  "0123456789\r\n",
+                                  "\"0123456\"\"\"\n",
+                                  "x\n\"01234567\n9\"\nok\n",
+                                  "0123456789abcdefghij\nok\n",
+                                  "0123456789abc\r\nok\r\n",
+                                  "012345678,\n",
+                                  "0123456789,\n"};
   struct sluice_csv_options opt = {0};
 
   (void)state;
@@ -437,16 +448,11 @@ static void test_max_record_bytes_split(void **state)
 /* --- streaming ----------------------------------------------------------- */
 
 static const char *const tricky[] = {
-    "a,b,c\n1,2,3\n",
-    "\"a,b\",\"c\"\"d\",\"\"\n\"e\nf\",g\r\n",
-    "x\r\ny\rz\n\n\r\n,\n",
-    "\"x\r\ny\",z\r\nnext,1\r\n\"\"\"\"",
-    "\"a\rb\nc\r\n\r\nd\"\ne",
-    "\xEF\xBB\xBFh1,h2\r\n\"v\"\"1\",v2\r\n",
-    "a,\"b\"x,c\nd,e\n",
-    "ab\"c\nok\n\"q\"z\r\n\"\"",
-    "\"a\nb\"x,\"1\nc\n",
-    "\"unterminated\nstill,\"\"going",
+    "a,b,c\n1,2,3\n",          "\"a,b\",\"c\"\"d\",\"\"\n\"e\nf\",g\r\n",
+    "x\r\ny\rz\n\n\r\n,\n",    "\"x\r\ny\",z\r\nnext,1\r\n\"\"\"\"",
+    "\"a\rb\nc\r\n\r\nd\"\ne", "\xEF\xBB\xBFh1,h2\r\n\"v\"\"1\",v2\r\n",
+    "a,\"b\"x,c\nd,e\n",       "ab\"c\nok\n\"q\"z\r\n\"\"",
+    "\"a\nb\"x,\"1\nc\n",      "\"unterminated\nstill,\"\"going",
     ",,,\n,\"\",\n",
 };
 
@@ -539,12 +545,12 @@ static void test_pause_reports_consumed(void **state)
   assert_int_equal(pos.line, 2);
   assert_int_equal(pos.record, 2);
   off += used;
-  assert_int_equal(
-      sluice_csv_reader_feed(r, in + off, len - off, &used, &err), 0);
+  assert_int_equal(sluice_csv_reader_feed(r, in + off, len - off, &used, &err),
+                   0);
   assert_int_equal(used, 4);
   off += used;
-  assert_int_equal(
-      sluice_csv_reader_feed(r, in + off, len - off, &used, &err), 0);
+  assert_int_equal(sluice_csv_reader_feed(r, in + off, len - off, &used, &err),
+                   0);
   assert_int_equal(used, 7);
   pos = sluice_csv_reader_pos(r);
   assert_int_equal(pos.line, 5);
@@ -661,8 +667,7 @@ static void test_many_fields_and_long_records(void **state)
   assert_int_equal(rc, 0);
   sluice_buf_append_str(&want, "L1 R1 O0:");
   for (int i = 0; i < 3000; i++)
-    sluice_buf_printf(&want, " %zu:%d|", (size_t)snprintf(NULL, 0, "%d", i),
-                      i);
+    sluice_buf_printf(&want, " %zu:%d|", (size_t)snprintf(NULL, 0, "%d", i), i);
   sluice_buf_printf(&want, "\nL2 R2 O%zu: q300000:", (size_t)13890);
   for (int i = 0; i < 100000; i++)
     sluice_buf_append_str(&want, "ab\"");
@@ -673,7 +678,8 @@ static void test_many_fields_and_long_records(void **state)
   sluice_buf_free(&want);
 }
 
-/* --- writer ---------------------------------------------------------------- */
+/* --- writer ----------------------------------------------------------------
+ */
 
 static void expect_field(const struct sluice_csv_options *opt, const char *s,
                          const char *want)
@@ -789,8 +795,8 @@ static void round_trip(const struct sluice_csv_options *opt, int rounds)
       sluice_buf_append_char(&want, '\n');
       assert_int_equal(sluice_csv_write_record(&out, rec, nf, opt), 0);
     }
-    assert_int_equal(
-        sluice_csv_reader_feed(r, out.data, out.len, &used, &err), 0);
+    assert_int_equal(sluice_csv_reader_feed(r, out.data, out.len, &used, &err),
+                     0);
     assert_int_equal(sluice_csv_reader_finish(r, &err), 0);
     assert_int_equal(got.len, want.len);
     assert_memory_equal(got.data, want.data, want.len);

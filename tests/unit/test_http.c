@@ -52,8 +52,8 @@ static void on_done(void *arg, int status, const struct sluice_http_response *r,
   res->http = r->status;
   res->attempts = r->attempts;
   if (r->body != NULL) {
-    res->body_len = r->body_len < sizeof res->body - 1 ? r->body_len
-                                                       : sizeof res->body - 1;
+    res->body_len =
+        r->body_len < sizeof res->body - 1 ? r->body_len : sizeof res->body - 1;
     memcpy(res->body, r->body, res->body_len);
   }
   if (x != NULL)
@@ -145,8 +145,8 @@ static void get_ok_with_headers_and_user_agent(void **state)
   assert_memory_equal(res.body, "hello", 5);
 
   struct sluice_http_header h[] = {{"X-Custom", "yes"}};
-  struct sluice_http_request post = {.headers = h, .nheaders = 1,
-                                     .body = "payload", .body_len = 7};
+  struct sluice_http_request post = {
+      .headers = h, .nheaders = 1, .body = "payload", .body_len = 7};
   struct result echo = {0};
   request("POST", "/echo", &post, &echo);
   assert_int_equal(echo.http, 200);
@@ -210,8 +210,8 @@ static void retries_idempotent_requests(void **state)
   assert_non_null(strstr(once.body, "try later")); /* the error body */
 
   struct result safe = {0};
-  struct sluice_http_request post2 = {.body = "x", .body_len = 1,
-                                      .flags = SLUICE_HTTP_RETRY_SAFE};
+  struct sluice_http_request post2 = {
+      .body = "x", .body_len = 1, .flags = SLUICE_HTTP_RETRY_SAFE};
   request("POST", "/flaky/1?key=safe", &post2, &safe);
   assert_int_equal(safe.http, 200);
   assert_int_equal(safe.attempts, 2);
@@ -317,8 +317,8 @@ static void cancel_ends_once(void **state)
 static void tls_is_verified(void **state)
 {
   /* The system's CAs do not know the test CA: this must fail. */
-  struct sluice_http_request req = {.ca_file = "/etc/ssl/certs/ca-certificates.crt",
-                                    .max_attempts = 1};
+  struct sluice_http_request req = {
+      .ca_file = "/etc/ssl/certs/ca-certificates.crt", .max_attempts = 1};
   struct result res = {0};
   (void)state;
   request("GET", "/ok", &req, &res);
@@ -345,8 +345,8 @@ static void rate_limit_paces_requests(void **state)
     req[i].rate_key = "paced";
     req[i].on_done = on_done;
     req[i].arg = &res[i];
-    assert_int_equal(http_start(engine, &req[i], NULL, NULL, &res[i].call,
-                                &err), 0);
+    assert_int_equal(
+        http_start(engine, &req[i], NULL, NULL, &res[i].call, &err), 0);
   }
   for (int i = 0; i < 5; i++)
     run_until_done(&res[i]);

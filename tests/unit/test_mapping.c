@@ -45,9 +45,8 @@ static void renames_casts_drops_and_adds(void **state)
       "\"SRC\":{\"value\":\"sf\"},\"N\":{\"value\":7}}",
       0, NULL);
   (void)state;
-  assert_int_equal(mapping_compile(spec, "mapping", sluice_batch_schema(in),
-                                   &m, &err),
-                   0);
+  assert_int_equal(
+      mapping_compile(spec, "mapping", sluice_batch_schema(in), &m, &err), 0);
   struct sluice_schema *os = mapping_output_schema(m);
   assert_int_equal(sluice_schema_nfields(os), 5);
   assert_string_equal(sluice_schema_field(os, 0)->name, "ACCOUNT_ID");
@@ -88,12 +87,12 @@ static void drop_rest_and_identity(void **state)
   struct mapping *m;
   json_t *spec = json_loads("{\"Id\":\"ID\",\"*\":null}", 0, NULL);
   (void)state;
-  assert_int_equal(mapping_compile(spec, "m", sluice_batch_schema(in), &m,
-                                   &err), 0);
+  assert_int_equal(
+      mapping_compile(spec, "m", sluice_batch_schema(in), &m, &err), 0);
   assert_int_equal(sluice_schema_nfields(mapping_output_schema(m)), 1);
   mapping_free(m);
-  assert_int_equal(mapping_compile(NULL, "m", sluice_batch_schema(in), &m,
-                                   &err), 0);
+  assert_int_equal(
+      mapping_compile(NULL, "m", sluice_batch_schema(in), &m, &err), 0);
   assert_int_equal(mapping_apply(m, in, &out, &err), 0);
   assert_ptr_equal(out, in); /* nothing to do: no copy */
   sluice_batch_unref(out);
@@ -117,11 +116,11 @@ static void errors_name_the_field_and_record(void **state)
   assert_string_equal(err.message, "pipelines[0].mapping.Revnue: the source "
                                    "has no field 'Revnue'; did you mean "
                                    "'Revenue'?");
-  assert_int_equal(mapping_compile(dup, "m", sluice_batch_schema(in), &m,
-                                   &err), SLUICE_EINVAL);
+  assert_int_equal(mapping_compile(dup, "m", sluice_batch_schema(in), &m, &err),
+                   SLUICE_EINVAL);
   assert_string_equal(err.message, "m: two columns would be named 'X'");
-  assert_int_equal(mapping_compile(bad_cast, "m", sluice_batch_schema(in), &m,
-                                   &err), 0);
+  assert_int_equal(
+      mapping_compile(bad_cast, "m", sluice_batch_schema(in), &m, &err), 0);
   assert_true(mapping_apply(m, in, &out, &err) < 0);
   assert_null(out);
   assert_non_null(strstr(err.message, "record 10, column Junk: "));

@@ -27,8 +27,8 @@ static const struct sluice_config_entry fake_config[] = {
      offsetof(struct fake_ctx, path), "file"},
     {"key", SLUICE_CFG_STRLIST, SLUICE_CFG_DESTINATION, NULL, NULL,
      offsetof(struct fake_ctx, key), "key columns"},
-    {"write", SLUICE_CFG_ENUM, SLUICE_CFG_DESTINATION, "append",
-     "append|merge", offsetof(struct fake_ctx, write), ""},
+    {"write", SLUICE_CFG_ENUM, SLUICE_CFG_DESTINATION, "append", "append|merge",
+     offsetof(struct fake_ctx, write), ""},
     {NULL, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct sluice_config_entry fake_conn_config[] = {
@@ -56,8 +56,7 @@ static void setup_fakes(void)
 }
 
 /* Writes json to a temporary file, loads and resolves it. */
-static void check(const char *json, struct pipeline_file *pf,
-                  struct diags *d)
+static void check(const char *json, struct pipeline_file *pf, struct diags *d)
 {
   char path[] = "/tmp/sluice-pipeline-XXXXXX";
   int fd = mkstemp(path);

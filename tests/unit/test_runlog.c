@@ -145,8 +145,8 @@ static void fill_three_runs(const struct fixture *f)
   r = make_record("invoices", "run-2", RUN_FAILED, T0 + 60 * SEC, 1200000, 20,
                   "HTTP 503 from api.example.com");
   append_ok(f, &r);
-  r = make_record("orders", "run-3", RUN_REJECTED, T0 + 3600 * SEC,
-                  184 * SEC, 30, "3 records rejected");
+  r = make_record("orders", "run-3", RUN_REJECTED, T0 + 3600 * SEC, 184 * SEC,
+                  30, "3 records rejected");
   append_ok(f, &r);
 }
 
@@ -282,9 +282,8 @@ static void test_load_ignores_torn_last_line(void **state)
 
   /* The next append starts a line of its own; the fragment is now a bad
    * line in the middle, reported, and the new record is not lost. */
-  struct run_record r =
-      make_record("orders", "run-5", RUN_SUCCEEDED, T0 + 7200 * SEC, SEC, 50,
-                  NULL);
+  struct run_record r = make_record("orders", "run-5", RUN_SUCCEEDED,
+                                    T0 + 7200 * SEC, SEC, 50, NULL);
   append_ok(f, &r);
   load_ok(f, &recs, &n, &skipped);
   assert_int_equal(n, 2);

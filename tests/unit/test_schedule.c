@@ -21,8 +21,8 @@ static void test_every_accepts(void **state)
     const char *text;
     int64_t seconds;
   } ok[] = {
-      {"1m", 60},          {"15m", 900},     {"90m", 5400},
-      {"2h", 7200},        {"1d", 86400},    {"4w", 28 * 86400},
+      {"1m", 60},          {"15m", 900},      {"90m", 5400},
+      {"2h", 7200},        {"1d", 86400},     {"4w", 28 * 86400},
       {"28d", 28 * 86400}, {"672h", 2419200}, {"0015m", 900},
   };
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
