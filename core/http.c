@@ -274,12 +274,8 @@ void http_throttle(struct http_engine *e, const char *rate_key)
 /* --- a call's end
  * ---------------------------------------------------------------- */
 
-static void call_timer_closed(uv_handle_t *h)
+static void call_free(struct sluice_http_call *c)
 {
-  struct sluice_http_call *c = h->data;
-  void (*released)(void *) = c->released;
-  void *owner = c->owner;
-
   curl_easy_cleanup(c->easy);
   curl_slist_free_all(c->hdrs);
   if (c->upload != NULL)
@@ -292,6 +288,15 @@ static void call_timer_closed(uv_handle_t *h)
   free(c->rate_key);
   free(c->body_file);
   free(c);
+}
+
+static void call_timer_closed(uv_handle_t *h)
+{
+  struct sluice_http_call *c = h->data;
+  void (*released)(void *) = c->released;
+  void *owner = c->owner;
+
+  call_free(c);
   if (released != NULL)
     released(owner);
 }
@@ -670,21 +675,6 @@ static char *dup_or_null(const char *s)
   return s ? strdup(s) : NULL;
 }
 
-static void call_free_now(struct sluice_http_call *c)
-{
-  /* Before any timer exists: a synchronous free. */
-  curl_easy_cleanup(c->easy);
-  curl_slist_free_all(c->hdrs);
-  if (c->upload != NULL)
-    fclose(c->upload);
-  free(c->method);
-  free(c->url);
-  free(c->ca_file);
-  free(c->rate_key);
-  free(c->body_file);
-  free(c);
-}
-
 int http_start(struct http_engine *e, const struct sluice_http_request *req,
                void (*released)(void *owner), void *owner,
                struct sluice_http_call **out, struct sluice_error *err)
@@ -711,7 +701,7 @@ int http_start(struct http_engine *e, const struct sluice_http_request *req,
   c->easy = curl_easy_init();
   if (!c->method || !c->url || !c->easy || (req->ca_file && !c->ca_file) ||
       (req->rate_key && !c->rate_key) || (req->body_file && !c->body_file)) {
-    call_free_now(c);
+    call_free(c); /* before its timer exists */
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   }
   c->body = req->body;
@@ -730,11 +720,11 @@ int http_start(struct http_engine *e, const struct sluice_http_request *req,
   c->owner = owner;
   if (c->body_file != NULL && (c->upload = fopen(c->body_file, "rb")) == NULL) {
     rc = sluice_error_set(err, SLUICE_EIO, 0, "%s: cannot open", c->body_file);
-    call_free_now(c);
+    call_free(c); /* before its timer exists */
     return rc;
   }
   if ((rc = setup_easy(c, req, err)) < 0) {
-    call_free_now(c);
+    call_free(c); /* before its timer exists */
     return rc;
   }
   uv_timer_init(e->loop, &c->timer);

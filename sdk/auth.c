@@ -20,6 +20,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "base64.h"
 #include "sluice/auth.h"
 
 #define RSA_MIN_BITS 2048
@@ -354,101 +355,14 @@ int sluice_pkey_public_pem(const struct sluice_pkey *k, struct sluice_buf *out)
 
 /* --- base64url ------------------------------------------------------------ */
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 int sluice_base64url_encode(const void *p, size_t n, struct sluice_buf *out)
 {
-  const unsigned char *s = p;
-  size_t i, outlen;
-  char *d;
-
-  if (n > (SIZE_MAX - 3) / 4 * 3)
-    return SLUICE_ENOMEM;
-  outlen = n / 3 * 4 + (n % 3 == 0 ? 0 : n % 3 + 1);
-  if (sluice_buf_reserve(out, outlen) < 0)
-    return SLUICE_ENOMEM;
-  d = out->data + out->len;
-  for (i = 0; i + 3 <= n; i += 3) {
-    unsigned long v =
-        (unsigned long)s[i] << 16 | (unsigned long)s[i + 1] << 8 | s[i + 2];
-
-    *d++ = b64url[v >> 18 & 63];
-    *d++ = b64url[v >> 12 & 63];
-    *d++ = b64url[v >> 6 & 63];
-    *d++ = b64url[v & 63];
-  }
-  if (n - i == 1) {
-    *d++ = b64url[s[i] >> 2];
-    *d++ = b64url[(s[i] & 3) << 4];
-  } else if (n - i == 2) {
-    unsigned long v = (unsigned long)s[i] << 8 | s[i + 1];
-
-    *d++ = b64url[v >> 10 & 63];
-    *d++ = b64url[v >> 4 & 63];
-    *d++ = b64url[(v & 15) << 2];
-  }
-  out->len += outlen;
-  out->data[out->len] = '\0';
-  return 0;
-}
-
-static int b64url_value(char c)
-{
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '-')
-    return 62;
-  if (c == '_')
-    return 63;
-  return -1;
+  return sdk_base64_encode(p, n, B64_URL, out);
 }
 
 int sluice_base64url_decode(const char *s, size_t len, struct sluice_buf *out)
 {
-  unsigned long acc = 0;
-  size_t i, pad = 0, bits = 0;
-  char *d;
-
-  /* Padding is optional; when present it must complete the last group. */
-  while (pad < len && pad < 2 && s[len - 1 - pad] == '=')
-    pad++;
-  if (pad > 0 && len % 4 != 0)
-    return SLUICE_EINVAL;
-  len -= pad;
-  if (len % 4 == 1 || (pad > 0 && (len % 4 == 0 || 4 - len % 4 != pad)))
-    return SLUICE_EINVAL;
-  if (sluice_buf_reserve(out, len / 4 * 3 + 2) < 0)
-    return SLUICE_ENOMEM;
-  d = out->data + out->len;
-  for (i = 0; i < len; i++) {
-    int v = b64url_value(s[i]);
-
-    if (v < 0)
-      goto bad;
-    acc = (acc << 6 | (unsigned long)v) & 0xffffff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      *d++ = (char)(acc >> bits & 0xff);
-    }
-  }
-  /* The leftover bits of the last character must be zero, so that each
-   * byte string has exactly one encoding. */
-  if (bits > 0 && (acc & ((1ul << bits) - 1)) != 0)
-    goto bad;
-  out->len = (size_t)(d - out->data);
-  out->data[out->len] = '\0';
-  return 0;
-
-bad:
-  /* Bytes may have been written past len: put the terminator back. */
-  out->data[out->len] = '\0';
-  return SLUICE_EINVAL;
+  return sdk_base64_decode(s, len, B64_URL, out);
 }
 
 /* --- RS256 ---------------------------------------------------------------- */

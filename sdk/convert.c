@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "sluice/convert.h"
 
 #define US_PER_SEC INT64_C(1000000)
@@ -751,93 +752,6 @@ static size_t format_timestamp(int64_t us, char *buf)
   return n;
 }
 
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static int base64_encode(const unsigned char *p, size_t len,
-                         struct sluice_buf *out)
-{
-  size_t groups = len / 3 + (len % 3 != 0), i;
-  char *dst;
-
-  if (groups > (SIZE_MAX - 1) / 4 || sluice_buf_reserve(out, groups * 4) < 0)
-    return SLUICE_ENOMEM;
-  dst = out->data + out->len;
-  for (i = 0; i + 3 <= len; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-
-    *dst++ = b64_alphabet[v >> 18];
-    *dst++ = b64_alphabet[v >> 12 & 63];
-    *dst++ = b64_alphabet[v >> 6 & 63];
-    *dst++ = b64_alphabet[v & 63];
-  }
-  if (i < len) {
-    uint32_t v =
-        (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0);
-
-    *dst++ = b64_alphabet[v >> 18];
-    *dst++ = b64_alphabet[v >> 12 & 63];
-    *dst++ = i + 1 < len ? b64_alphabet[v >> 6 & 63] : '=';
-    *dst++ = '=';
-  }
-  out->len = (size_t)(dst - out->data);
-  out->data[out->len] = '\0';
-  return 0;
-}
-
-static int b64_value(char c)
-{
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  if (c == '+')
-    return 62;
-  if (c == '/')
-    return 63;
-  return -1;
-}
-
-/* Strict: padded to a multiple of 4, no blanks, and the unused bits of the
- * last group zero, so that every byte string has exactly one encoding.
- * dst holds len / 4 * 3 bytes.  Returns the decoded length or -1. */
-static long base64_decode(const char *s, size_t len, unsigned char *dst)
-{
-  size_t i, n = 0;
-
-  if (len % 4 != 0)
-    return -1;
-  for (i = 0; i < len; i += 4) {
-    int a = b64_value(s[i]), b = b64_value(s[i + 1]);
-    int c = b64_value(s[i + 2]), d = b64_value(s[i + 3]);
-    int last = i + 4 == len;
-
-    if (a < 0 || b < 0)
-      return -1;
-    if (last && s[i + 2] == '=' && s[i + 3] == '=') {
-      if (b & 15)
-        return -1;
-      dst[n++] = (unsigned char)(a << 2 | b >> 4);
-      break;
-    }
-    if (last && c >= 0 && s[i + 3] == '=') {
-      if (c & 3)
-        return -1;
-      dst[n++] = (unsigned char)(a << 2 | b >> 4);
-      dst[n++] = (unsigned char)((b & 15) << 4 | c >> 2);
-      break;
-    }
-    if (c < 0 || d < 0)
-      return -1;
-    dst[n++] = (unsigned char)(a << 2 | b >> 4);
-    dst[n++] = (unsigned char)((b & 15) << 4 | c >> 2);
-    dst[n++] = (unsigned char)((c & 3) << 6 | d);
-  }
-  return (long)n;
-}
-
 int sluice_value_format(const struct sluice_value *v, struct sluice_buf *out)
 {
   char buf[40];
@@ -859,7 +773,7 @@ int sluice_value_format(const struct sluice_value *v, struct sluice_buf *out)
     break;
   case SLUICE_TYPE_TIMESTAMP: n = format_timestamp(v->u.ts_us, buf); break;
   case SLUICE_TYPE_BINARY:
-    return base64_encode((const unsigned char *)v->u.str, v->len, out);
+    return sdk_base64_encode(v->u.str, v->len, B64_STANDARD, out);
   default: return SLUICE_EINVAL;
   }
   return sluice_buf_append(out, buf, n);
@@ -925,19 +839,16 @@ static int set_decimal_text(struct sluice_batch *b, size_t row, size_t col,
 static int set_binary_text(struct sluice_batch *b, size_t row, size_t col,
                            const char *s, size_t len, struct sluice_error *err)
 {
-  unsigned char small[192], *bytes = small;
-  long n;
-  int rc;
+  struct sluice_buf bytes = SLUICE_BUF_INIT;
+  int rc = sdk_base64_decode(s, len, B64_STANDARD, &bytes);
 
-  if (len / 4 * 3 > sizeof small && (bytes = malloc(len / 4 * 3)) == NULL)
-    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  n = base64_decode(s, len, bytes);
-  if (n < 0)
+  if (rc == SLUICE_ENOMEM)
+    rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  else if (rc < 0)
     rc = cannot_read(err, s, len, "binary (base64)");
   else
-    rc = sluice_batch_set_binary(b, row, col, bytes, (size_t)n);
-  if (bytes != small)
-    free(bytes);
+    rc = sluice_batch_set_binary(b, row, col, bytes.data, bytes.len);
+  sluice_buf_free(&bytes);
   return rc;
 }
 
