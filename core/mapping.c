@@ -78,9 +78,19 @@ static int check_unknown_fields(json_t *spec, const char *path,
 
   json_object_foreach(spec, key, v)
   {
-    if (strcmp(key, "*") == 0 || sluice_schema_find(in, key) >= 0)
+    int is_constant = json_is_object(v) && json_object_get(v, "value");
+
+    if (strcmp(key, "*") == 0)
       continue;
-    if (json_is_object(v) && json_object_get(v, "value") != NULL)
+    if (sluice_schema_find(in, key) >= 0) {
+      if (!is_constant)
+        continue;
+      return sluice_error_set(err, SLUICE_EINVAL, 0,
+                              "%s.%s: the source has a field '%s'; a constant "
+                              "column needs a name of its own",
+                              path, key, key);
+    }
+    if (is_constant)
       continue;
     const char *names[256];
     size_t n = sluice_schema_nfields(in);

@@ -58,7 +58,9 @@ struct run {
   char *written_checkpoint; /* of the last batch written */
   char *saved_checkpoint;   /* the last one saved */
 
-  uint64_t rows_read, rows_delivered, rows_deleted;
+  uint64_t rows_read;
+  /* Written, then committed: only committed rows count as written. */
+  uint64_t rows_pending, deleted_pending, rows_delivered, rows_deleted;
   uint64_t batches, pauses; /* where time goes: many pauses = slow sink */
   uint64_t src_counts[4], dst_counts[4]; /* kept from the instances' end */
   struct sluice_error err;
@@ -231,6 +233,9 @@ static void on_committed(void *arg, int status, const struct sluice_error *err)
     return;
   }
   r->dirty = 0;
+  r->rows_delivered += r->rows_pending;
+  r->rows_deleted += r->deleted_pending;
+  r->rows_pending = r->deleted_pending = 0;
   if (save_checkpoint(r, &serr) < 0) {
     fail(r, &serr);
     return;
@@ -266,10 +271,10 @@ static void on_written(void *arg, int status, const struct sluice_error *err)
     fail(r, err);
     return;
   }
-  r->rows_delivered += n;
+  r->rows_pending += n;
   for (size_t i = 0; i < n; i++)
     if (sluice_batch_op(b, i) == SLUICE_OP_DELETE)
-      r->rows_deleted++;
+      r->deleted_pending++;
   if (cp != NULL) {
     free(r->written_checkpoint);
     r->written_checkpoint = strdup(cp);

@@ -84,6 +84,18 @@ expect_exit 1 "$SLUICE" run p.json --once
 expect_in err.txt "in/cut.csv.gz: gzip: the file is truncated"
 [ ! -e cut-out.csv ] || fail "a truncated input must not produce output"
 
+# A run that fails after some batches were written reports nothing written:
+# only committed rows count, and the output is left as it was.
+rm -rf state
+awk 'BEGIN { print "n"; for (i = 1; i <= 5000; i++) print (i == 4500 ? "x" : i) }' >in/late.csv
+csv_pipeline p.json '{ "plugin": "csv-file", "path": "in/late.csv" }' \
+  '{ "plugin": "csv-file", "path": "late-out.csv" }' \
+  '"batch": { "rows": 1000 }, "mapping": { "n": { "type": "int64" } }'
+expect_exit 1 "$SLUICE" run p.json --once
+expect_in err.txt "record 4500, column n: "
+expect_in state/runs.jsonl '"rows_written":0'
+[ ! -e late-out.csv ] || fail "a failed run left its output"
+
 # Replacing an output keeps its mode; a value given by reference is masked
 # in the run log as in the log.
 rm -rf state

@@ -109,6 +109,7 @@ static void errors_name_the_field_and_record(void **state)
   json_t *bad_field = json_loads("{\"Revnue\":\"R\"}", 0, NULL);
   json_t *bad_cast = json_loads("{\"Junk\":{\"type\":\"int64\"}}", 0, NULL);
   json_t *dup = json_loads("{\"Id\":\"X\",\"Junk\":\"X\"}", 0, NULL);
+  json_t *shadow = json_loads("{\"Id\":{\"value\":\"x\"}}", 0, NULL);
   (void)state;
   assert_int_equal(mapping_compile(bad_field, "pipelines[0].mapping",
                                    sluice_batch_schema(in), &m, &err),
@@ -119,6 +120,12 @@ static void errors_name_the_field_and_record(void **state)
   assert_int_equal(mapping_compile(dup, "m", sluice_batch_schema(in), &m, &err),
                    SLUICE_EINVAL);
   assert_string_equal(err.message, "m: two columns would be named 'X'");
+  assert_int_equal(
+      mapping_compile(shadow, "m", sluice_batch_schema(in), &m, &err),
+      SLUICE_EINVAL);
+  assert_string_equal(err.message, "m.Id: the source has a field 'Id'; a "
+                                   "constant column needs a name of its own");
+  json_decref(shadow);
   assert_int_equal(
       mapping_compile(bad_cast, "m", sluice_batch_schema(in), &m, &err), 0);
   assert_true(mapping_apply(m, in, &out, &err) < 0);
