@@ -117,10 +117,8 @@ struct sluice_http_request {
   void *arg;
 };
 
-#define SLUICE_HTTP_REQUEST_INIT                                               \
-  {                                                                            \
-    sizeof(struct sluice_http_request)                                         \
-  }
+#define SLUICE_HTTP_REQUEST_INIT \
+  {.struct_size = sizeof(struct sluice_http_request)}
 
 struct sluice_host {
   /* ---- header: frozen for every major ---- */

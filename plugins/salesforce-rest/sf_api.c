@@ -1,0 +1,333 @@
+/* plugins/salesforce-rest/sf_api.c - one authenticated REST GET.
+ *
+ * Every call: the budget guard before sending (from the last
+ * Sforce-Limit-Info seen), Authorization: Bearer, the connection's rate
+ * key (one AIMD limiter per login_url + client_id), one count of
+ * SLUICE_COUNT_API_CALLS per request answered, the usage header read from
+ * every answer, a single re-login and resend on 401 INVALID_SESSION_ID,
+ * and REST error bodies ([{"message","errorCode"}], contract section 0)
+ * turned into "errorCode: message". */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sf_rest.h"
+
+#define SF_API_MAX_EXTRA 4
+
+struct sf_api_call {
+  struct sf_ctx *c; /* NULL once cancelled */
+  char *path;
+  struct sluice_http_header extra[SF_API_MAX_EXTRA];
+  size_t nextra;
+  sf_api_cb cb;
+  void *arg;
+  int relogged; /* the one re-login after INVALID_SESSION_ID is spent */
+  int logging_in;
+  struct sluice_http_call *http;
+};
+
+static void call_free(struct sf_api_call *a)
+{
+  size_t i;
+
+  if (a == NULL)
+    return;
+  for (i = 0; i < a->nextra; i++) {
+    free((char *)a->extra[i].name);
+    free((char *)a->extra[i].value);
+  }
+  free(a->path);
+  free(a);
+}
+
+int sf_api_base(struct sf_ctx *c, struct sluice_buf *out)
+{
+  return sluice_buf_printf(out, "/services/data/v%s", c->api_version);
+}
+
+/* "api-usage=N/M" (contract 2.3: tap-salesforce's ^api-usage=(\d+)/(\d+)$;
+ * other entries, comma-separated, may come beside it). */
+static void read_usage(struct sf_ctx *c, const struct sluice_http_response *r)
+{
+  const char *v = c->host->http_header(r, "Sforce-Limit-Info");
+  const char *p;
+  long long used, max;
+
+  if (v == NULL || (p = strstr(v, "api-usage=")) == NULL)
+    return;
+  if (sscanf(p + 10, "%lld/%lld", &used, &max) == 2 && max > 0 && used >= 0) {
+    c->usage_used = used;
+    c->usage_max = max;
+  }
+}
+
+static int budget_check(struct sf_ctx *c, struct sluice_error *err)
+{
+  if (c->usage_max <= 0 || c->max_api_usage_percent <= 0)
+    return 0;
+  if (c->usage_used * 100 < c->max_api_usage_percent * c->usage_max)
+    return 0;
+  return sluice_error_set(
+      err, SLUICE_ELIMIT, 0,
+      "API budget: %" PRId64 " of %" PRId64 " daily requests used (%" PRId64
+      "%%), max_api_usage_percent is %" PRId64,
+      c->usage_used, c->usage_max, c->usage_used * 100 / c->usage_max,
+      c->max_api_usage_percent);
+}
+
+/* Copies s[0, n) with control characters as '?', at most 300 bytes. */
+static void clean_text(const char *s, size_t n, char *out, size_t outlen)
+{
+  size_t i, j = 0;
+
+  for (i = 0; i < n && j + 1 < outlen && j < 300; i++)
+    out[j++] = ((unsigned char)s[i] < 0x20) ? ' ' : s[i];
+  out[j] = '\0';
+}
+
+int sf_api_error(struct sf_ctx *c, long http_status, const char *body,
+                 size_t len, const char *what, struct sluice_error *err)
+{
+  json_t *j = body ? json_loadb(body, len, 0, NULL) : NULL;
+  json_t *e = json_is_array(j) ? json_array_get(j, 0) : j;
+  const char *code = json_string_value(json_object_get(e, "errorCode"));
+  const char *msg = json_string_value(json_object_get(e, "message"));
+  char text[320];
+  int sc, retryable = 0;
+
+  if (code == NULL) /* an OAuth-style or unknown body */
+    code = json_string_value(json_object_get(e, "error"));
+  if (msg == NULL)
+    msg = json_string_value(json_object_get(e, "error_description"));
+  switch (http_status) {
+  case 401: sc = SLUICE_EAUTH; break;
+  case 403:
+    sc = (code && strcmp(code, "REQUEST_LIMIT_EXCEEDED") == 0) ? SLUICE_ELIMIT
+                                                               : SLUICE_EAUTH;
+    break;
+  case 404: sc = SLUICE_ENOTFOUND; break;
+  case 400: sc = SLUICE_EINVAL; break;
+  default:
+    sc = SLUICE_EPROTO;
+    retryable = http_status >= 500 || http_status == 429 ||
+                http_status == 420 || http_status == 408;
+  }
+  if (code && strcmp(code, "REQUEST_LIMIT_EXCEEDED") == 0)
+    c->host->http_throttle(c->ins, c->rate_key);
+  if (code != NULL) {
+    clean_text(msg ? msg : "", msg ? strlen(msg) : 0, text, sizeof text);
+    sluice_error_set(err, sc, retryable, "%s: HTTP %ld %s: %s", what,
+                     http_status, code, text);
+  } else {
+    clean_text(body ? body : "", body ? (len < 200 ? len : 200) : 0, text,
+               sizeof text);
+    sluice_error_set(err, sc, retryable, "%s: HTTP %ld%s%s", what, http_status,
+                     *text ? ": " : "", text);
+  }
+  json_decref(j);
+  return sc;
+}
+
+static int call_send(struct sf_api_call *a, struct sluice_error *err);
+
+static void call_finish(struct sf_api_call *a, int status, json_t *body,
+                        const struct sluice_error *err)
+{
+  if (a->c != NULL)
+    a->cb(a->arg, status, body, err);
+  call_free(a);
+}
+
+static void on_relogin(void *arg, int status, const struct sluice_error *lerr)
+{
+  struct sf_api_call *a = arg;
+  struct sluice_error err = {0};
+  int rc;
+
+  a->logging_in = 0;
+  if (a->c == NULL) {
+    call_free(a);
+    return;
+  }
+  if (status < 0) {
+    err = *lerr;
+    if (a->relogged)
+      sluice_error_prefix(&err, "re-login after INVALID_SESSION_ID failed");
+    call_finish(a, status, NULL, &err);
+    return;
+  }
+  if ((rc = call_send(a, &err)) < 0)
+    call_finish(a, rc, NULL, &err);
+}
+
+static int is_invalid_session(const struct sluice_http_response *r)
+{
+  static const char code[] = "INVALID_SESSION_ID";
+  size_t n = sizeof code - 1, i;
+
+  if (r->status != 401 || r->body == NULL)
+    return 0;
+  for (i = 0; i + n <= r->body_len; i++)
+    if (memcmp(r->body + i, code, n) == 0)
+      return 1;
+  return 0;
+}
+
+static void on_api_done(void *arg, int status,
+                        const struct sluice_http_response *resp,
+                        const struct sluice_error *herr)
+{
+  struct sf_api_call *a = arg;
+  struct sf_ctx *c = a->c;
+  struct sluice_error err = {0};
+  json_error_t jerr;
+  json_t *j;
+  int rc;
+
+  a->http = NULL;
+  if (c == NULL) {
+    call_free(a);
+    return;
+  }
+  if (status < 0) {
+    call_finish(a, status, NULL, herr);
+    return;
+  }
+  c->host->count(c->ins, SLUICE_COUNT_API_CALLS, 1);
+  c->host->count(c->ins, SLUICE_COUNT_BYTES_IN, (int64_t)resp->body_len);
+  read_usage(c, resp);
+  if (is_invalid_session(resp)) {
+    if (a->relogged) {
+      sf_api_error(c, resp->status, resp->body, resp->body_len, a->path, &err);
+      sluice_error_prefix(&err, "the session was refused again after a "
+                                "fresh login");
+      call_finish(a, SLUICE_EAUTH, NULL, &err);
+      return;
+    }
+    SLUICE_LOG_I(c->host, c->ins,
+                 "session expired (INVALID_SESSION_ID): logging in again");
+    a->relogged = 1;
+    a->logging_in = 1;
+    if ((rc = sf_auth_login(c, on_relogin, a, &err)) < 0) {
+      a->logging_in = 0;
+      call_finish(a, rc, NULL, &err);
+    }
+    return;
+  }
+  if (resp->status < 200 || resp->status > 299) {
+    rc = sf_api_error(c, resp->status, resp->body, resp->body_len, a->path,
+                      &err);
+    call_finish(a, rc, NULL, &err);
+    return;
+  }
+  j = json_loadb(resp->body ? resp->body : "", resp->body_len, 0, &jerr);
+  if (j == NULL) {
+    sluice_error_set(&err, SLUICE_EPROTO, 1,
+                     "%s: the answer is not JSON (byte %d: %s)", a->path,
+                     jerr.position, jerr.text);
+    call_finish(a, SLUICE_EPROTO, NULL, &err);
+    return;
+  }
+  call_finish(a, 0, j, NULL);
+  json_decref(j);
+}
+
+static int call_send(struct sf_api_call *a, struct sluice_error *err)
+{
+  struct sf_ctx *c = a->c;
+  struct sluice_http_request req;
+  struct sluice_http_header h[2 + SF_API_MAX_EXTRA];
+  struct sluice_buf url = SLUICE_BUF_INIT;
+  size_t i;
+  int rc;
+
+  if ((rc = budget_check(c, err)) < 0)
+    return rc;
+  if (c->token.access_token == NULL) { /* first call: log in first */
+    a->logging_in = 1;
+    rc = sf_auth_login(c, on_relogin, a, err);
+    if (rc < 0)
+      a->logging_in = 0;
+    return rc;
+  }
+  if (sluice_buf_printf(&url, "%s%s", c->token.instance_url, a->path) < 0)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  h[0].name = "Authorization";
+  h[0].value = sluice_buf_cstr(&c->auth_header);
+  h[1].name = "Accept";
+  h[1].value = "application/json";
+  for (i = 0; i < a->nextra; i++)
+    h[2 + i] = a->extra[i];
+  memset(&req, 0, sizeof req); /* SLUICE_HTTP_REQUEST_INIT trips
+                                   -Wmissing-field-initializers */
+  req.struct_size = sizeof req;
+  req.method = "GET";
+  req.url = sluice_buf_cstr(&url);
+  req.headers = h;
+  req.nheaders = 2 + a->nextra;
+  req.ca_file = c->ca_path;
+  req.rate_key = c->rate_key;
+  req.timeout_ms = 15u * 60 * 1000; /* REST calls time out at 10 min */
+  req.max_buffered = 256u * 1024 * 1024;
+  req.on_done = on_api_done;
+  req.arg = a;
+  rc = c->host->http_request(c->ins, &req, &a->http, err);
+  sluice_buf_free(&url);
+  return rc;
+}
+
+int sf_api_get(struct sf_ctx *c, const char *path,
+               const struct sluice_http_header *extra_headers, size_t nextra,
+               sf_api_cb cb, void *arg, struct sf_api_call **out,
+               struct sluice_error *err)
+{
+  struct sf_api_call *a;
+  size_t i;
+  int rc;
+
+  if (nextra > SF_API_MAX_EXTRA)
+    return sluice_error_set(err, SLUICE_EINVAL, 0, "too many headers");
+  if ((rc = budget_check(c, err)) < 0)
+    return rc;
+  a = calloc(1, sizeof *a);
+  if (a == NULL || (a->path = strdup(path)) == NULL) {
+    free(a);
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  }
+  a->c = c;
+  a->cb = cb;
+  a->arg = arg;
+  for (i = 0; i < nextra; i++) {
+    a->extra[i].name = strdup(extra_headers[i].name);
+    a->extra[i].value = strdup(extra_headers[i].value);
+    a->nextra++;
+    if (!a->extra[i].name || !a->extra[i].value) {
+      call_free(a);
+      return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+    }
+  }
+  if ((rc = call_send(a, err)) < 0) {
+    call_free(a);
+    return rc;
+  }
+  if (out != NULL)
+    *out = a;
+  return 0;
+}
+
+void sf_api_cancel(struct sf_api_call *a)
+{
+  struct sf_ctx *c;
+
+  if (a == NULL || (c = a->c) == NULL)
+    return;
+  a->c = NULL;
+  if (a->http != NULL) {
+    c->host->http_cancel(a->http); /* on_api_done frees it */
+  } else if (a->logging_in) {
+    sf_auth_cancel(c); /* on_relogin never runs: free it here */
+    call_free(a);
+  }
+}

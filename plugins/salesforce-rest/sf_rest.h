@@ -1,0 +1,164 @@
+/* plugins/salesforce-rest/sf_rest.h - the salesforce-rest plugin's shared
+ * context and the interfaces between its parts.
+ *
+ *   sf_plugin.c    the descriptor, config maps, init/fini, check
+ *   sf_auth.c      the three OAuth flows, the cached token, re-login
+ *   sf_api.c       one authenticated REST GET: budget guard, usage
+ *                  header, counting, one re-login on INVALID_SESSION_ID,
+ *                  REST error bodies into messages
+ *   sf_describe.c  describe -> selected fields, their types, the schema
+ *   sf_query.c     SOQL text, paging, records -> batch rows
+ *   sf_source.c    the source lifecycle: start, pause/resume/stop,
+ *                  emitting, the checkpoint
+ *
+ * Everything runs on the loop thread; nothing blocks; no global state. */
+#ifndef SLUICE_SF_REST_H
+#define SLUICE_SF_REST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <sluice/auth.h>
+#include <sluice/batch.h>
+#include <sluice/buf.h>
+#include <sluice/host.h>
+#include <sluice/plugin.h>
+
+struct sf_source;
+
+/* Called when an asynchronous step is over: status 0, or a negative code
+ * with err filled. */
+typedef void (*sf_step_cb)(void *arg, int status,
+                           const struct sluice_error *err);
+
+/* One selected field: its describe type and the sluice type it becomes. */
+struct sf_field {
+  char *name;
+  char *sf_type; /* describe "type": "currency", "datetime", ... */
+  enum sluice_type type;
+  int precision, scale; /* DECIMAL */
+};
+
+struct sf_ctx {
+  const struct sluice_host *host;
+  struct sluice_instance *ins;
+
+  /* connection_config, bound by the host */
+  const char *login_url;
+  const char *api_version;
+  const char *auth_flow; /* client_credentials | jwt_bearer | refresh_token */
+  const char *client_id;
+  const char *client_secret;
+  const char *username;
+  const char *private_key_file;
+  const char *private_key_passphrase;
+  const char *refresh_token;
+  const char *jwt_audience;
+  const char *ca_file;
+  int64_t max_api_usage_percent;
+
+  /* config (source), bound by the host */
+  const char *object;
+  struct sluice_strlist fields;
+  const char *filter;
+  const char *mode; /* full | incremental */
+  int64_t lookback_ms;
+  int include_deleted;
+  int64_t batch_size;
+
+  /* derived at init */
+  char *rate_key;  /* login_url + client_id: one AIMD limiter a connection */
+  char *token_url; /* login_url/services/oauth2/token */
+  char *ca_path;   /* ca_file made absolute against base_dir */
+  char *key_path;  /* private_key_file made absolute */
+
+  /* the session (sf_auth.c) */
+  struct sluice_oauth_token token; /* access_token NULL: not logged in */
+  char *rotated_refresh_token;     /* a refresh token the server rotated */
+  struct sluice_buf auth_header;   /* "Bearer <token>" */
+  struct sf_login *login;          /* the login under way, or NULL */
+
+  /* the API budget (sf_api.c), from the last Sforce-Limit-Info */
+  int64_t usage_used, usage_max; /* max 0: not known yet */
+
+  struct sf_source *src;
+};
+
+/* --- sf_auth.c --- */
+/* Checks the connection config for the chosen flow (init). */
+int sf_auth_validate(struct sf_ctx *c, struct sluice_error *err);
+/* Logs in (again) with the configured flow, then calls cb.  A login that
+ * fails names the flow and the reason. */
+int sf_auth_login(struct sf_ctx *c, sf_step_cb cb, void *arg,
+                  struct sluice_error *err);
+/* Forgets the session (after a 401). */
+void sf_auth_forget(struct sf_ctx *c);
+/* Cancels a login under way (fini); its cb is not called. */
+void sf_auth_cancel(struct sf_ctx *c);
+void sf_auth_free(struct sf_ctx *c);
+
+/* --- sf_api.c --- */
+/* A finished API call: status 0 and a parsed JSON body (a borrowed
+ * reference, valid during the callback), or a negative code with err. */
+typedef void (*sf_api_cb)(void *arg, int status, json_t *body,
+                          const struct sluice_error *err);
+struct sf_api_call;
+/* GETs path (relative to instance_url, "/services/data/...") with the
+ * session's Authorization header (logging in first when there is no
+ * session), extra_headers added.  Fails with SLUICE_ELIMIT before sending
+ * when the known API usage is at max_api_usage_percent or above. */
+int sf_api_get(struct sf_ctx *c, const char *path,
+               const struct sluice_http_header *extra_headers, size_t nextra,
+               sf_api_cb cb, void *arg, struct sf_api_call **out,
+               struct sluice_error *err);
+/* Cancels a call; its cb is not called. */
+void sf_api_cancel(struct sf_api_call *call);
+/* "/services/data/v61.0" */
+int sf_api_base(struct sf_ctx *c, struct sluice_buf *out);
+/* Fills err from a REST error body ([{"message","errorCode"}]) or an
+ * HTTP status; names `what`. */
+int sf_api_error(struct sf_ctx *c, long http_status, const char *body,
+                 size_t len, const char *what, struct sluice_error *err);
+
+/* --- sf_describe.c --- */
+/* The fields to select: the configured ones checked against describe, or
+ * every field but compound (address, location) and base64 ones; Id,
+ * SystemModstamp (when the object has it) and, with include_deleted,
+ * IsDeleted are added when missing.  Fails naming unknown fields. */
+int sf_describe_fields(struct sf_ctx *c, json_t *describe,
+                       struct sf_field **out, size_t *nout, int *has_modstamp,
+                       struct sluice_error *err);
+/* A schema of the fields, in order. */
+struct sluice_schema *sf_describe_schema(const struct sf_field *f, size_t n);
+void sf_fields_free(struct sf_field *f, size_t n);
+
+/* --- sf_query.c --- */
+/* SELECT ... FROM object [WHERE (filter) [AND] SystemModstamp >= since]
+ * ORDER BY SystemModstamp, Id (Id only without SystemModstamp).
+ * since_us < 0: no cursor condition. */
+int sf_query_soql(struct sf_ctx *c, const struct sf_field *f, size_t n,
+                  int has_modstamp, int64_t since_us, struct sluice_buf *out,
+                  struct sluice_error *err);
+/* The path of the first page: "/services/data/vX/query?q=..." (queryAll
+ * with include_deleted). */
+int sf_query_first_path(struct sf_ctx *c, const char *soql,
+                        struct sluice_buf *out);
+/* Appends one record (a JSON object of a query page) to batch b as a row
+ * (DELETE when its IsDeleted is true).  Fails naming the field. */
+int sf_query_record_to_row(const struct sf_field *f, size_t n, json_t *rec,
+                           struct sluice_batch *b, struct sluice_error *err);
+/* Writes a datetime as a SOQL literal: "2024-05-01T12:00:00Z" (whole
+ * seconds, rounded down). */
+void sf_query_datetime_literal(int64_t us, char *out, size_t outlen);
+
+/* --- sf_source.c --- */
+int sf_source_start(struct sluice_instance *ins, void *ctx,
+                    const char *checkpoint, struct sluice_error *err);
+void sf_source_pause(struct sluice_instance *ins, void *ctx);
+void sf_source_resume(struct sluice_instance *ins, void *ctx);
+void sf_source_stop(struct sluice_instance *ins, void *ctx);
+void sf_source_free(struct sf_ctx *c);
+
+#endif

@@ -1,0 +1,441 @@
+/* plugins/salesforce-rest/sf_source.c - the source: describe, then the
+ * query's pages one at a time, records into batches, the checkpoint.
+ *
+ * One API call is in flight at most.  A page becomes one or more batches
+ * (never bigger than the host's batch limits) in a queue; the queue is
+ * emitted while the host has not paused the source, and the next page is
+ * asked for only once the queue is empty and the source is not paused.
+ *
+ * The checkpoint, {"cursor": "<max SystemModstamp>", "id": "<its Id>"},
+ * set on every batch, is the largest (SystemModstamp, Id) of every row in
+ * that batch and the batches before it.  A run after it asks for
+ * SystemModstamp >= cursor - lookback: rows at the cursor come again
+ * (destinations upsert by Id, so that is harmless) and none is lost,
+ * including rows sharing the cursor's stamp on either side of a page. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sluice/convert.h>
+
+#include "sf_rest.h"
+
+struct sf_source {
+  struct sf_ctx *c;
+  struct sf_field *fields;
+  size_t nfields;
+  int has_modstamp;
+  struct sluice_schema *schema;
+  size_t max_rows, max_bytes;
+
+  /* the largest (SystemModstamp, Id) seen: the checkpoint */
+  int have_cursor;
+  int64_t cursor_us;
+  char cursor_id[40];
+  char *checkpoint; /* its JSON text */
+
+  char *next_path; /* the next page to ask for; NULL: no more */
+  int query_started;
+  struct sf_api_call *call;
+  uint64_t records, pages;
+
+  struct sluice_batch **queue; /* ready to emit, in order */
+  size_t qhead, qlen, qcap;
+
+  int paused, stopping, finished, in_pump;
+};
+
+static void pump(struct sf_source *s);
+
+static void queue_clear(struct sf_source *s)
+{
+  while (s->qlen > 0) {
+    sluice_batch_unref(s->queue[s->qhead]);
+    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qlen--;
+  }
+}
+
+static int queue_push(struct sf_source *s, struct sluice_batch *b)
+{
+  if (s->qlen == s->qcap) {
+    size_t ncap = s->qcap ? s->qcap * 2 : 8, i;
+    struct sluice_batch **q = malloc(ncap * sizeof *q);
+    if (q == NULL)
+      return SLUICE_ENOMEM;
+    for (i = 0; i < s->qlen; i++)
+      q[i] = s->queue[(s->qhead + i) % s->qcap];
+    free(s->queue);
+    s->queue = q;
+    s->qcap = ncap;
+    s->qhead = 0;
+  }
+  s->queue[(s->qhead + s->qlen) % s->qcap] = b;
+  s->qlen++;
+  return 0;
+}
+
+static void finish(struct sf_source *s, int status,
+                   const struct sluice_error *err)
+{
+  struct sf_ctx *c = s->c;
+
+  if (s->finished)
+    return;
+  s->finished = 1;
+  if (s->call != NULL) {
+    sf_api_cancel(s->call);
+    s->call = NULL;
+  }
+  queue_clear(s);
+  if (status == 0)
+    SLUICE_LOG_I(c->host, c->ins, "%s: %llu records in %llu pages", c->object,
+                 (unsigned long long)s->records, (unsigned long long)s->pages);
+  c->host->source_done(c->ins, status, status == 0 ? NULL : err);
+}
+
+/* --- the checkpoint ------------------------------------------------------ */
+
+static int checkpoint_parse(struct sf_source *s, const char *text,
+                            struct sluice_error *err)
+{
+  json_t *j = json_loads(text, 0, NULL);
+  const char *cur = json_string_value(json_object_get(j, "cursor"));
+  const char *id = json_string_value(json_object_get(j, "id"));
+  int rc = 0;
+
+  if (cur == NULL ||
+      sluice_parse_timestamp(cur, strlen(cur), &s->cursor_us) < 0)
+    rc = sluice_error_set(err, SLUICE_EINVAL, 0,
+                          "the checkpoint has no readable \"cursor\" "
+                          "(delete it to read everything again)");
+  else {
+    s->have_cursor = 1;
+    snprintf(s->cursor_id, sizeof s->cursor_id, "%s", id ? id : "");
+  }
+  json_decref(j);
+  return rc;
+}
+
+static int checkpoint_update(struct sf_source *s)
+{
+  struct sluice_value v = {.type = SLUICE_TYPE_TIMESTAMP};
+  struct sluice_buf ts = SLUICE_BUF_INIT;
+  json_t *j;
+  int rc = SLUICE_ENOMEM;
+
+  v.u.ts_us = s->cursor_us;
+  if (sluice_value_format(&v, &ts) == 0 &&
+      (j = json_pack("{s:s, s:s}", "cursor", sluice_buf_cstr(&ts), "id",
+                     s->cursor_id)) != NULL) {
+    free(s->checkpoint);
+    s->checkpoint = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    rc = s->checkpoint ? 0 : SLUICE_ENOMEM;
+  }
+  sluice_buf_free(&ts);
+  return rc;
+}
+
+/* Moves the cursor forward to this record's (SystemModstamp, Id). */
+static void cursor_see(struct sf_source *s, json_t *rec)
+{
+  const char *ms = json_string_value(json_object_get(rec, "SystemModstamp"));
+  const char *id = json_string_value(json_object_get(rec, "Id"));
+  int64_t us;
+
+  if (ms == NULL || sluice_parse_timestamp(ms, strlen(ms), &us) < 0)
+    return;
+  if (!s->have_cursor || us > s->cursor_us ||
+      (us == s->cursor_us && id && strcmp(id, s->cursor_id) > 0)) {
+    s->have_cursor = 1;
+    s->cursor_us = us;
+    snprintf(s->cursor_id, sizeof s->cursor_id, "%s", id ? id : "");
+  }
+}
+
+/* --- pages into batches -------------------------------------------------- */
+
+static int batch_close(struct sf_source *s, struct sluice_batch *b)
+{
+  if (s->have_cursor && s->has_modstamp) {
+    if (checkpoint_update(s) < 0 ||
+        sluice_batch_set_checkpoint(b, s->checkpoint) < 0) {
+      sluice_batch_unref(b);
+      return SLUICE_ENOMEM;
+    }
+  }
+  if (queue_push(s, b) < 0) {
+    sluice_batch_unref(b);
+    return SLUICE_ENOMEM;
+  }
+  return 0;
+}
+
+static int page_to_batches(struct sf_source *s, json_t *records,
+                           struct sluice_error *err)
+{
+  struct sluice_batch *b = NULL;
+  size_t i;
+  json_t *rec;
+  int rc;
+
+  json_array_foreach(records, i, rec)
+  {
+    if (b == NULL) {
+      b = sluice_batch_new(s->schema, s->max_rows, s->max_bytes);
+      if (b == NULL)
+        return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+      sluice_batch_set_first_record(b, s->records + 1);
+    }
+    if ((rc = sf_query_record_to_row(s->fields, s->nfields, rec, b, err)) < 0) {
+      sluice_batch_unref(b);
+      return rc;
+    }
+    s->records++;
+    cursor_see(s, rec);
+    if (sluice_batch_full(b)) {
+      rc = batch_close(s, b);
+      b = NULL;
+      if (rc < 0)
+        return sluice_error_set(err, rc, 0, "out of memory");
+    }
+  }
+  if (b != NULL && (rc = batch_close(s, b)) < 0)
+    return sluice_error_set(err, rc, 0, "out of memory");
+  return 0;
+}
+
+static void on_page(void *arg, int status, json_t *body,
+                    const struct sluice_error *err)
+{
+  struct sf_source *s = arg;
+  struct sf_ctx *c = s->c;
+  struct sluice_error e = {0};
+  json_t *records = json_object_get(body, "records");
+  const char *next = json_string_value(json_object_get(body, "nextRecordsUrl"));
+  int rc;
+
+  s->call = NULL;
+  if (status < 0) {
+    finish(s, status, err);
+    return;
+  }
+  if (!json_is_array(records)) {
+    sluice_error_set(&e, SLUICE_EPROTO, 0,
+                     "%s: a query page without \"records\"", c->object);
+    finish(s, e.code, &e);
+    return;
+  }
+  s->pages++;
+  if (s->pages == 1)
+    SLUICE_LOG_I(
+        c->host, c->ins, "%s: %lld records to read", c->object,
+        (long long)json_integer_value(json_object_get(body, "totalSize")));
+  if ((rc = page_to_batches(s, records, &e)) < 0) {
+    finish(s, rc, &e);
+    return;
+  }
+  free(s->next_path);
+  s->next_path = NULL;
+  if (!json_is_true(json_object_get(body, "done")) && next != NULL) {
+    if (strncmp(next, "/services/", 10) != 0) {
+      sluice_error_set(&e, SLUICE_EPROTO, 0,
+                       "%s: nextRecordsUrl is not a /services/ path",
+                       c->object);
+      finish(s, e.code, &e);
+      return;
+    }
+    if ((s->next_path = strdup(next)) == NULL) {
+      sluice_error_set(&e, SLUICE_ENOMEM, 0, "out of memory");
+      finish(s, e.code, &e);
+      return;
+    }
+  }
+  pump(s);
+}
+
+static int request_page(struct sf_source *s, const char *path,
+                        struct sluice_error *err)
+{
+  char opt[64];
+  struct sluice_http_header h = {"Sforce-Query-Options", opt};
+
+  snprintf(opt, sizeof opt, "batchSize=%lld", (long long)s->c->batch_size);
+  return sf_api_get(s->c, path, &h, 1, on_page, s, &s->call, err);
+}
+
+/* Emits what is ready while not paused, then asks for the next page or
+ * ends. */
+static void pump(struct sf_source *s)
+{
+  struct sf_ctx *c = s->c;
+  struct sluice_error err = {0};
+  int rc;
+
+  if (s->in_pump || s->finished)
+    return;
+  s->in_pump = 1;
+  while (!s->paused && s->qlen > 0 && !s->finished) {
+    struct sluice_batch *b = s->queue[s->qhead];
+    s->qhead = (s->qhead + 1) % s->qcap;
+    s->qlen--;
+    if ((rc = c->host->emit(c->ins, b, &err)) < 0) {
+      s->in_pump = 0;
+      finish(s, rc, &err);
+      return;
+    }
+  }
+  s->in_pump = 0;
+  if (s->finished || s->qlen > 0 || s->call != NULL)
+    return;
+  if (s->stopping || c->host->stopping(c->ins) ||
+      (s->query_started && s->next_path == NULL)) {
+    finish(s, 0, NULL);
+    return;
+  }
+  if (s->paused || !s->query_started)
+    return;
+  if ((rc = request_page(s, s->next_path, &err)) < 0)
+    finish(s, rc, &err);
+}
+
+/* --- describe, then the first page --------------------------------------- */
+
+static void on_describe(void *arg, int status, json_t *body,
+                        const struct sluice_error *err)
+{
+  struct sf_source *s = arg;
+  struct sf_ctx *c = s->c;
+  struct sluice_error e = {0};
+  struct sluice_buf soql = SLUICE_BUF_INIT, path = SLUICE_BUF_INIT;
+  int64_t since = -1;
+  int rc;
+
+  s->call = NULL;
+  if (status < 0) {
+    e = *err;
+    if (status == SLUICE_ENOTFOUND)
+      sluice_error_prefix(&e, "object %s", c->object);
+    finish(s, status, &e);
+    return;
+  }
+  rc = sf_describe_fields(c, body, &s->fields, &s->nfields, &s->has_modstamp,
+                          &e);
+  if (rc == 0 &&
+      (s->schema = sf_describe_schema(s->fields, s->nfields)) == NULL)
+    rc = sluice_error_set(&e, SLUICE_ENOMEM, 0, "out of memory");
+  if (rc == 0 && strcmp(c->mode, "incremental") == 0 && s->have_cursor)
+    since = s->cursor_us - c->lookback_ms * 1000;
+  if (rc == 0)
+    rc = sf_query_soql(c, s->fields, s->nfields, s->has_modstamp, since, &soql,
+                       &e);
+  if (rc == 0 && sf_query_first_path(c, sluice_buf_cstr(&soql), &path) < 0)
+    rc = sluice_error_set(&e, SLUICE_ENOMEM, 0, "out of memory");
+  if (rc == 0) {
+    SLUICE_LOG_D(c->host, c->ins, "query: %s", sluice_buf_cstr(&soql));
+    s->query_started = 1;
+    rc = request_page(s, sluice_buf_cstr(&path), &e);
+  }
+  sluice_buf_free(&soql);
+  sluice_buf_free(&path);
+  if (rc < 0)
+    finish(s, rc, &e);
+}
+
+int sf_source_start(struct sluice_instance *ins, void *ctx,
+                    const char *checkpoint, struct sluice_error *err)
+{
+  struct sf_ctx *c = ctx;
+  struct sf_source *s;
+  struct sluice_buf path = SLUICE_BUF_INIT;
+  int rc;
+
+  (void)ins;
+  if (c->src != NULL)
+    return sluice_error_set(err, SLUICE_ESTATE, 0, "already started");
+  s = calloc(1, sizeof *s);
+  if (s == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  s->c = c;
+  c->src = s;
+  c->host->batch_limits(c->ins, &s->max_rows, &s->max_bytes);
+  if (checkpoint != NULL && strcmp(c->mode, "incremental") == 0 &&
+      (rc = checkpoint_parse(s, checkpoint, err)) < 0)
+    return rc;
+  if (s->have_cursor) {
+    char lit[40];
+    sf_query_datetime_literal(s->cursor_us - c->lookback_ms * 1000, lit,
+                              sizeof lit);
+    SLUICE_LOG_I(c->host, c->ins,
+                 "%s: changes since %s (the checkpoint less the lookback)",
+                 c->object, lit);
+  }
+  rc = sf_api_base(c, &path);
+  if (rc == 0)
+    rc = sluice_buf_printf(&path, "/sobjects/%s/describe", c->object);
+  if (rc < 0)
+    rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  else
+    rc = sf_api_get(c, sluice_buf_cstr(&path), NULL, 0, on_describe, s,
+                    &s->call, err);
+  sluice_buf_free(&path);
+  return rc;
+}
+
+void sf_source_pause(struct sluice_instance *ins, void *ctx)
+{
+  struct sf_ctx *c = ctx;
+
+  (void)ins;
+  if (c->src != NULL)
+    c->src->paused = 1;
+}
+
+void sf_source_resume(struct sluice_instance *ins, void *ctx)
+{
+  struct sf_ctx *c = ctx;
+
+  (void)ins;
+  if (c->src == NULL)
+    return;
+  c->src->paused = 0;
+  pump(c->src);
+}
+
+void sf_source_stop(struct sluice_instance *ins, void *ctx)
+{
+  struct sf_ctx *c = ctx;
+  struct sf_source *s = c->src;
+
+  (void)ins;
+  if (s == NULL || s->finished)
+    return;
+  s->stopping = 1;
+  if (s->call != NULL) { /* the page under way is dropped */
+    sf_api_cancel(s->call);
+    s->call = NULL;
+  }
+  if (s->paused) /* nothing more may be emitted: end here */
+    finish(s, 0, NULL);
+  else
+    pump(s);
+}
+
+void sf_source_free(struct sf_ctx *c)
+{
+  struct sf_source *s = c->src;
+
+  if (s == NULL)
+    return;
+  if (s->call != NULL)
+    sf_api_cancel(s->call);
+  queue_clear(s);
+  free(s->queue);
+  sf_fields_free(s->fields, s->nfields);
+  sluice_schema_unref(s->schema);
+  free(s->checkpoint);
+  free(s->next_path);
+  free(s);
+  c->src = NULL;
+}
