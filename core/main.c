@@ -45,6 +45,9 @@ static void usage(FILE *out)
       "Commands:\n"
       "  validate FILE            check a pipeline file; every mistake, with "
       "its JSON path\n"
+      "  check FILE [--pipeline NAME]\n"
+      "                           connect and authenticate every plugin "
+      "(\"Save & Test\")\n"
       "  run FILE [--once] [--pipeline NAME]\n"
       "                           run pipelines on their schedules (or once)\n"
       "  status [FILE] [--json]   the last run of each pipeline\n"
@@ -135,6 +138,19 @@ static int cmd_run(const char *path, const struct options *o)
 
   if (rc == 0)
     rc = scheduler_main(&pf, o->pipeline, o->once);
+  pipeline_file_free(&pf);
+  plugin_set_free(&set);
+  return rc;
+}
+
+static int cmd_check(const char *path, const struct options *o)
+{
+  struct pipeline_file pf;
+  struct plugin_set set = {0};
+  int rc = open_pipeline_file(path, o, &pf, &set);
+
+  if (rc == 0)
+    rc = scheduler_check(&pf, o->pipeline);
   pipeline_file_free(&pf);
   plugin_set_free(&set);
   return rc;
@@ -406,6 +422,8 @@ int main(int argc, char **argv)
     rc = cmd_validate(arg, &o);
   else if (strcmp(cmd, "run") == 0 && arg)
     rc = cmd_run(arg, &o);
+  else if (strcmp(cmd, "check") == 0 && arg)
+    rc = cmd_check(arg, &o);
   else if (strcmp(cmd, "plugins") == 0 && !arg)
     rc = cmd_plugins(&o);
   else if (strcmp(cmd, "describe") == 0 && arg)

@@ -52,6 +52,8 @@ struct run {
   int dst_busy; /* a destination call is in flight */
   int dirty;    /* written since the last commit */
   int failed;
+  int checking; /* a check ("Save & Test"), not a run */
+  int checks_pending;
   int stopping;
   int finishing;
 
@@ -511,7 +513,7 @@ static void destroy_instances(struct run *r)
 static int can_finish(struct run *r)
 {
   if (r->finishing || r->src_running || r->dst_busy || r->src.pending ||
-      r->dst.pending)
+      r->dst.pending || r->checks_pending > 0)
     return 0;
   /* A clean end needs the last batches committed first (pump does it). */
   return r->failed || (r->qlen == 0 && !r->dirty);
@@ -535,7 +537,8 @@ static void on_finish_timer(uv_timer_t *t)
   r->finishing = 1;
   destroy_instances(r);
   status = final_status(r);
-  write_run_record(r, status);
+  if (!r->checking)
+    write_run_record(r, status);
   /* Unlocked before on_done: the scheduler may start the next run of this
    * pipeline from there, and it must find the lock free. */
   if (r->lock_fd >= 0) {
@@ -639,5 +642,93 @@ int run_start(uv_loop_t *loop, struct http_engine *http,
     }
     fail(r, err); /* it queued work before failing: let that drain */
   }
+  return 0;
+}
+
+/* --- check: "Save & Test" ---------------------------------------------- */
+
+static void print_check(struct sluice_instance *ins, const char *what)
+{
+  char line[SLUICE_ERROR_MSG_MAX + 256];
+
+  snprintf(line, sizeof line, "%-24s %-16s %s", ins->name, ins->desc->name,
+           what);
+  log_mask_secrets(line, sizeof line);
+  printf("%s\n", line);
+  fflush(stdout);
+}
+
+static void on_checked(void *arg, int status, const struct sluice_error *err)
+{
+  struct sluice_instance *ins = arg;
+  struct run *r = ins->run;
+  char what[SLUICE_ERROR_MSG_MAX + 16];
+
+  if (status < 0) {
+    snprintf(what, sizeof what, "FAILED: %s",
+             err && err->message[0] ? err->message : sluice_strerror(status));
+    r->failed = 1;
+  } else {
+    snprintf(what, sizeof what, "OK");
+  }
+  print_check(ins, what);
+  r->checks_pending--;
+  try_finish(r);
+}
+
+static void check_instance(struct run *r, struct sluice_instance *ins)
+{
+  struct sluice_error err = {0};
+
+  if (ins->desc->check == NULL) {
+    print_check(ins, "OK (its configuration; no connection to test)");
+    return;
+  }
+  r->checks_pending++;
+  if (ins->desc->check(ins, ins->ctx, on_checked, ins, &err) < 0)
+    on_checked(ins, err.code ? err.code : SLUICE_EIO, &err);
+}
+
+int run_check(uv_loop_t *loop, struct http_engine *http,
+              struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
+              void *arg, struct sluice_error *err)
+{
+  struct run *r = calloc(1, sizeof *r);
+  int rc;
+
+  if (r == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  r->loop = loop;
+  r->http = http;
+  r->pf = pf;
+  r->p = p;
+  r->on_done = on_done;
+  r->on_done_arg = arg;
+  r->lock_fd = -1;
+  r->checking = 1;
+  r->start_us = now_us();
+  make_run_id(r);
+  uv_timer_init(loop, &r->finish_timer);
+  r->finish_timer.data = r;
+  rc = instance_init(&r->src, r, p->source.plugin, SLUICE_KIND_SOURCE, p->name,
+                     p->source.config, p->source.path, p->source.connection,
+                     p->source.connection_path, pf->base_dir, pf->state_dir,
+                     err);
+  if (rc == 0)
+    rc = instance_init(
+        &r->dst, r, p->destination.plugin, SLUICE_KIND_DESTINATION, p->name,
+        p->destination.config, p->destination.path, p->destination.connection,
+        p->destination.connection_path, pf->base_dir, pf->state_dir, err);
+  if (rc < 0) {
+    destroy_instances(r);
+    uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
+    return rc;
+  }
+  /* Both are asked at once; the run ends when both have answered. */
+  r->checks_pending++;
+  check_instance(r, &r->src);
+  check_instance(r, &r->dst);
+  r->checks_pending--;
+  try_finish(r);
   return 0;
 }

@@ -26,6 +26,14 @@ struct http_engine;
 int run_start(uv_loop_t *loop, struct http_engine *http,
               struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
               void *arg, struct run **out, struct sluice_error *err);
+/* Checks a pipeline ("Save & Test"): both plugins are set up and asked to
+ * authenticate and make one cheap call; a line per plugin goes to stdout.
+ * on_done gets RUN_SUCCEEDED or RUN_FAILED; nothing is locked or written.
+ * Returns 0, or a negative code with err (on_done is not called then). */
+int run_check(uv_loop_t *loop, struct http_engine *http,
+              struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
+              void *arg, struct sluice_error *err);
+
 /* Asks a run to finish early: the source stops, batches in flight are
  * written and committed, the checkpoint saved. */
 void run_stop(struct run *r);

@@ -230,3 +230,55 @@ int scheduler_main(struct pipeline_file *pf, const char *only, int once)
   free(s.slots);
   return s.worst;
 }
+
+/* --- sluice check ------------------------------------------------------- */
+
+struct check_all {
+  int running;
+  int failed;
+};
+
+static void on_check_done(void *arg, enum run_status st)
+{
+  struct check_all *c = arg;
+
+  c->running--;
+  if (st == RUN_FAILED)
+    c->failed = 1;
+}
+
+int scheduler_check(struct pipeline_file *pf, const char *only)
+{
+  struct check_all all = {0, 0};
+  struct http_engine *http;
+  uv_loop_t loop;
+
+  uv_loop_init(&loop);
+  http = http_engine_new(&loop);
+  if (http == NULL) {
+    log_error("out of memory");
+    uv_loop_close(&loop);
+    return 1;
+  }
+  for (size_t i = 0; i < pf->n; i++) {
+    struct pipeline *p = &pf->v[i];
+    struct sluice_error err = {0};
+    if (only != NULL ? strcmp(p->name, only) != 0 : !p->enabled)
+      continue;
+    if (run_check(&loop, http, pf, p, on_check_done, &all, &err) < 0) {
+      char line[SLUICE_ERROR_MSG_MAX + 160];
+      snprintf(line, sizeof line, "%-24s %-16s FAILED: %s", p->name, "",
+               err.message);
+      log_mask_secrets(line, sizeof line);
+      printf("%s\n", line);
+      all.failed = 1;
+      continue;
+    }
+    all.running++;
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  http_engine_free(http);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return all.failed || all.running > 0 ? 1 : 0;
+}

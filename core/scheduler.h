@@ -11,4 +11,9 @@
  * failed, 3 one finished with rejected records. */
 int scheduler_main(struct pipeline_file *pf, const char *only, int once);
 
+/* `sluice check`: sets up every pipeline's plugins (or only `only`) and
+ * asks each to authenticate and make one cheap call; one line a plugin on
+ * stdout.  0 when every check passed, 1 otherwise. */
+int scheduler_check(struct pipeline_file *pf, const char *only);
+
 #endif

@@ -19,6 +19,11 @@ expect_in out.txt '"key": "compression"'
 expect_in out.txt '"choices": "auto|none|gzip"'
 expect_exit 2 "$SLUICE" describe no-such-plugin
 expect_in err.txt "no plugin 'no-such-plugin'"
+cp -r "$TOP_SRCDIR/examples/quickstart.json" "$TOP_SRCDIR/examples/data" .
+chmod -R u+w .
+expect_exit 0 "$SLUICE" check quickstart.json
+expect_in out.txt "accounts-csv/source      csv-file         OK"
+[ ! -e state/runs.jsonl ] || fail "check wrote a run record"
 expect_exit 0 "$SLUICE" status --state-dir nowhere
 expect_in out.txt "no runs recorded"
 done_ok

@@ -124,6 +124,17 @@ sf_pipeline cclogin.json cclogin "$CONN_CC_LOGIN" "$SMALL"
 expect_exit 1 "$SLUICE" run cclogin.json --once
 expect_in err.txt "client_credentials: invalid_grant: request not supported on this domain"
 
+# `sluice check` ("Save & Test"): logs in and makes one cheap call; a bad
+# key says which flow failed and why, and nothing is written.
+expect_exit 0 "$SLUICE" check cc.json
+expect_in out.txt "cc/source                salesforce-rest  OK"
+expect_in out.txt "cc/destination           csv-file         OK"
+expect_exit 1 "$SLUICE" check badkey.json
+expect_in out.txt "badkey/source            salesforce-rest  FAILED: "
+expect_in out.txt "jwt_bearer: invalid_grant"
+expect_not_in out.txt "$ORG15!"
+[ ! -e state/badkey.checkpoint.json ] || fail "check wrote a checkpoint"
+
 # --- 2. REST errors by errorCode; unknown fields named --------------------
 sf_pipeline badq.json badq "$CONN_CC" "$SMALL"', "filter": "Name = "'
 expect_exit 1 "$SLUICE" run badq.json --once
