@@ -81,7 +81,8 @@ struct sluice_http_call {
   uv_timer_t timer; /* rate limit waits, backoffs, deferred endings */
   enum call_state state;
   int in_multi;
-  int delivered; /* on_response has run for this answer */
+  int delivered; /* the answer is the final one (not held for a retry) */
+  int seen;      /* the plugin has been given some of it: no resending */
   int buffering; /* the body goes to resp.body, not on_data */
   int held;      /* an answer kept back to be retried */
   int paused;
@@ -386,7 +387,7 @@ static void reset_answer(struct sluice_http_call *c)
   sluice_buf_reset(&c->resp.headers);
   sluice_buf_reset(&c->resp.body);
   c->resp.pub.status = 0;
-  c->delivered = c->held = c->buffering = 0;
+  c->delivered = c->held = c->buffering = c->seen = 0;
 }
 
 /* The end of a header block: deliver the answer, or hold it back. */
@@ -405,6 +406,7 @@ static int headers_complete(struct sluice_http_call *c)
   }
   c->delivered = 1;
   c->buffering = !(status >= 200 && status < 300 && c->on_data != NULL);
+  c->seen = c->on_response != NULL;
   c->in_curl = 1;
   int rc = c->on_response != NULL ? c->on_response(c->arg, &c->resp.pub) : 0;
   c->in_curl = 0;
@@ -469,6 +471,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
     }
     return sluice_buf_append(&c->resp.body, data, len) < 0 ? 0 : len;
   }
+  c->seen = 1;
   c->in_curl = 1;
   rc = c->on_data(c->arg, data, len);
   c->in_curl = 0;
@@ -551,8 +554,9 @@ static void attempt_done(struct sluice_http_call *c, CURLcode res)
     return;
   }
   if (res != CURLE_OK) {
-    /* Nothing reached the plugin yet: sending again is invisible to it. */
-    if (!c->delivered && may_resend(c) && retry_later(c, -1) == 0)
+    /* Nothing reached the plugin yet (a buffered body counts as nothing
+     * until on_done): sending again is invisible to it. */
+    if (!c->seen && may_resend(c) && retry_later(c, -1) == 0)
       return;
     snprintf(what, sizeof what, "%s%s", curl_easy_strerror(res),
              c->delivered ? " in the middle of the answer" : "");

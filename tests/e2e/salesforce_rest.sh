@@ -322,4 +322,21 @@ csv_col "$G" Description >d.txt
 expect_in d.txt "after budget"
 ctl GET "/requests?path_prefix=/services/data/v$V/query" >r503.json
 expect_in r503.json '"status":503'
+
+# --- 10. other faults: each run still extracts every row exactly once ------
+# A 429 burst (Retry-After), a reset before any answer, a page cut off in
+# the middle (the page is buffered, so the GET is simply sent again), and a
+# slow answer.
+QP="/services/data/v$V/query"
+for fault in \
+  '{"kind": "status", "status": 429, "count": 3, "retry_after": 1, "path_prefix": "'$QP'"}' \
+  '{"kind": "reset", "count": 1, "path_prefix": "'$QP'"}' \
+  '{"kind": "reset_mid_body", "count": 1, "path_prefix": "'$QP'"}' \
+  '{"kind": "stall", "seconds": 2, "count": 1, "path_prefix": "'$QP'"}'; do
+  ctl DELETE /faults >/dev/null
+  ctl POST /faults "$fault" >/dev/null
+  expect_exit 0 "$SLUICE" run cc.json --once
+  check_eq "$(nrows "$(newest cc)")" "$NSCORE" "rows after $fault"
+  ctl GET /faults | grep -q '"pending": *\[\]' || fail "the fault was not used: $fault"
+done
 done_ok

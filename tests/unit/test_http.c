@@ -262,6 +262,15 @@ static void resets_fail_clearly(void **state)
   assert_non_null(strstr(res.err.message, "GET https://127.0.0.1:"));
   assert_non_null(strstr(res.err.message, "/reset: "));
 
+  /* Mid-body with the body buffered: nothing reached the plugin yet, so
+   * the GET is sent again (here it fails every time). */
+  struct sluice_http_request buffered = {.max_attempts = 2};
+  struct result again = {0};
+  request("GET", "/reset-mid?key=buffered", &buffered, &again);
+  assert_true(again.status < 0);
+  assert_int_equal(again.attempts, 2);
+  assert_non_null(strstr(again.err.message, "in the middle of the answer"));
+
   /* Mid-body: data reached the plugin, so no silent resend. */
   struct sluice_http_request mid = {.on_data = on_data};
   struct result half = {0};
