@@ -1,4 +1,4 @@
-/* plugins/salesforce-rest/sf_api.c - one authenticated REST GET.
+/* plugins/salesforce-rest/sf_api.c - one authenticated REST request.
  *
  * Every call: the budget guard before sending (from the last
  * Sforce-Limit-Info seen), Authorization: Bearer, the connection's rate
@@ -18,6 +18,10 @@
 
 struct sf_api_call {
   struct sf_ctx *c; /* NULL once cancelled */
+  const char *method;
+  const void *body; /* borrowed until cb */
+  size_t body_len;
+  uint32_t flags;
   char *path;
   struct sluice_http_header extra[SF_API_MAX_EXTRA];
   size_t nextra;
@@ -217,8 +221,11 @@ static void on_api_done(void *arg, int status,
     return;
   }
   if (resp->status < 200 || resp->status > 299) {
-    rc = sf_api_error(c, resp->status, resp->body, resp->body_len, a->path,
-                      &err);
+    /* Named by its path without the query: that can be 200 record ids. */
+    char what[256];
+    snprintf(what, sizeof what, "%s %.*s", a->method,
+             (int)strcspn(a->path, "?"), a->path);
+    rc = sf_api_error(c, resp->status, resp->body, resp->body_len, what, &err);
     call_finish(a, rc, NULL, &err);
     return;
   }
@@ -263,7 +270,10 @@ static int call_send(struct sf_api_call *a, struct sluice_error *err)
   memset(&req, 0, sizeof req); /* SLUICE_HTTP_REQUEST_INIT trips
                                    -Wmissing-field-initializers */
   req.struct_size = sizeof req;
-  req.method = "GET";
+  req.method = a->method;
+  req.body = a->body;
+  req.body_len = a->body_len;
+  req.flags = a->flags;
   req.url = sluice_buf_cstr(&url);
   req.headers = h;
   req.nheaders = 2 + a->nextra;
@@ -278,10 +288,11 @@ static int call_send(struct sf_api_call *a, struct sluice_error *err)
   return rc;
 }
 
-int sf_api_get(struct sf_ctx *c, const char *path,
-               const struct sluice_http_header *extra_headers, size_t nextra,
-               sf_api_cb cb, void *arg, struct sf_api_call **out,
-               struct sluice_error *err)
+int sf_api_request(struct sf_ctx *c, const char *method, const char *path,
+                   const void *body, size_t body_len, uint32_t flags,
+                   const struct sluice_http_header *extra_headers,
+                   size_t nextra, sf_api_cb cb, void *arg,
+                   struct sf_api_call **out, struct sluice_error *err)
 {
   struct sf_api_call *a;
   size_t i;
@@ -297,6 +308,10 @@ int sf_api_get(struct sf_ctx *c, const char *path,
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   }
   a->c = c;
+  a->method = method;
+  a->body = body;
+  a->body_len = body_len;
+  a->flags = flags;
   a->cb = cb;
   a->arg = arg;
   for (i = 0; i < nextra; i++) {
@@ -315,6 +330,15 @@ int sf_api_get(struct sf_ctx *c, const char *path,
   if (out != NULL)
     *out = a;
   return 0;
+}
+
+int sf_api_get(struct sf_ctx *c, const char *path,
+               const struct sluice_http_header *extra_headers, size_t nextra,
+               sf_api_cb cb, void *arg, struct sf_api_call **out,
+               struct sluice_error *err)
+{
+  return sf_api_request(c, "GET", path, NULL, 0, 0, extra_headers, nextra, cb,
+                        arg, out, err);
 }
 
 void sf_api_cancel(struct sf_api_call *a)

@@ -12,6 +12,7 @@
 #define SRC SLUICE_CFG_SOURCE
 #define REQ SLUICE_CFG_REQUIRED
 #define SECRET SLUICE_CFG_SECRET
+#define DST SLUICE_CFG_DESTINATION
 
 #ifndef SF_REST_VERSION
 #define SF_REST_VERSION "0.1.0"
@@ -61,8 +62,9 @@ static const struct sluice_config_entry sf_connection_config[] = {
     {NULL, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct sluice_config_entry sf_config[] = {
-    {"object", SLUICE_CFG_STRING, REQ | SRC, NULL, NULL,
-     offsetof(struct sf_ctx, object), "the sObject to read: \"Account\""},
+    {"object", SLUICE_CFG_STRING, REQ, NULL, NULL,
+     offsetof(struct sf_ctx, object),
+     "the sObject to read or write: \"Account\""},
     {"fields", SLUICE_CFG_STRLIST, SRC, NULL, NULL,
      offsetof(struct sf_ctx, fields),
      "the fields to read; empty: every field but compound (address, "
@@ -83,10 +85,29 @@ static const struct sluice_config_entry sf_config[] = {
     {"batch_size", SLUICE_CFG_INT, SRC, "2000", NULL,
      offsetof(struct sf_ctx, batch_size),
      "records a query page (Sforce-Query-Options batchSize, 200-2000)"},
+    {"hard_deletes", SLUICE_CFG_BOOL, SRC, "false", NULL,
+     offsetof(struct sf_ctx, hard_deletes),
+     "incremental: also ask getDeleted for records deleted since the "
+     "checkpoint (hard deletes included) and emit them as DELETE rows"},
+    {"operation", SLUICE_CFG_ENUM, DST, "upsert", "insert|update|upsert|delete",
+     offsetof(struct sf_ctx, operation),
+     "destination: how rows are written with sObject Collections (update "
+     "and delete need an Id column, upsert external_id)"},
+    {"external_id", SLUICE_CFG_STRING, DST, NULL, NULL,
+     offsetof(struct sf_ctx, external_id),
+     "destination, upsert: the External ID field records are matched by"},
+    {"reject_file", SLUICE_CFG_STRING, DST, NULL, NULL,
+     offsetof(struct sf_ctx, reject_file),
+     "destination: a CSV (mode 0600, appended) of the records Salesforce "
+     "refused: their columns, then sf__Operation, sf__StatusCode and "
+     "sf__Error (\"STATUS_CODE: message [fields]\")"},
+    {"all_or_none", SLUICE_CFG_BOOL, DST, "false", NULL,
+     offsetof(struct sf_ctx, all_or_none),
+     "destination: a request (up to 200 records) is written whole or not "
+     "at all; every record of a refused request is rejected"},
     {NULL, 0, 0, NULL, NULL, 0, NULL}};
 
-/* path made absolute against the pipeline file's directory. */
-static char *absolute(struct sf_ctx *c, const char *path)
+char *sf_absolute(struct sf_ctx *c, const char *path)
 {
   const char *base = c->host->base_dir(c->ins);
   size_t n;
@@ -120,7 +141,8 @@ static int sf_init(struct sluice_instance *ins, const struct sluice_host *host,
     return sluice_error_set(err, SLUICE_EINVAL, 0,
                             "object: '%s' is not an sObject name",
                             c->object ? c->object : "");
-  if (c->batch_size < 200 || c->batch_size > 2000)
+  /* Source keys are bound (mode has its default) only for a source. */
+  if (c->mode != NULL && (c->batch_size < 200 || c->batch_size > 2000))
     return sluice_error_set(err, SLUICE_EINVAL, 0,
                             "batch_size must be 200 to 2000 (got %lld)",
                             (long long)c->batch_size);
@@ -140,8 +162,8 @@ static int sf_init(struct sluice_instance *ins, const struct sluice_host *host,
   sluice_buf_printf(&b, "%.*s/services/oauth2/token", (int)n, c->login_url);
   c->token_url = b.data ? strdup(b.data) : NULL;
   sluice_buf_free(&b);
-  c->ca_path = absolute(c, c->ca_file);
-  c->key_path = absolute(c, c->private_key_file);
+  c->ca_path = sf_absolute(c, c->ca_file);
+  c->key_path = sf_absolute(c, c->private_key_file);
   if (!c->rate_key || !c->token_url || (c->ca_file && !c->ca_path) ||
       (c->private_key_file && !c->key_path))
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
@@ -163,6 +185,7 @@ static void sf_fini(struct sluice_instance *ins, void *ctx)
 
   (void)ins;
   sf_source_free(c);
+  sf_dest_free(c);
   sf_auth_free(c);
   free(c->rate_key);
   free(c->token_url);
@@ -222,11 +245,12 @@ static int sf_check(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
 }
 
 static const struct sluice_plugin sf_plugin = {
-    SLUICE_PLUGIN_HEADER(SLUICE_KIND_SOURCE),
+    SLUICE_PLUGIN_HEADER(SLUICE_KIND_SOURCE | SLUICE_KIND_DESTINATION),
     .name = "salesforce-rest",
     .version = SF_REST_VERSION,
     .description = "Salesforce REST API: SOQL query/queryAll of one "
-                   "sObject, full or incremental by SystemModstamp",
+                   "sObject, full or incremental by SystemModstamp; "
+                   "writes with sObject Collections",
     .connection_type = "salesforce",
     .config = sf_config,
     .connection_config = sf_connection_config,
@@ -238,6 +262,9 @@ static const struct sluice_plugin sf_plugin = {
     .source_pause = sf_source_pause,
     .source_resume = sf_source_resume,
     .source_stop = sf_source_stop,
+    .dest_open = sf_dest_open,
+    .dest_write = sf_dest_write,
+    .dest_commit = sf_dest_commit,
 };
 
 SLUICE_PLUGIN_DEFINE(sf_plugin)

@@ -9,7 +9,10 @@
  *   sf_describe.c  describe -> selected fields, their types, the schema
  *   sf_query.c     SOQL text, paging, records -> batch rows
  *   sf_source.c    the source lifecycle: start, pause/resume/stop,
- *                  emitting, the checkpoint
+ *                  emitting, the checkpoint, hard deletes (getDeleted)
+ *   sf_dest.c      the destination: sObject Collections insert, update,
+ *                  upsert by external id and delete, per-record errors
+ *                  into the reject file
  *
  * Everything runs on the loop thread; nothing blocks; no global state. */
 #ifndef SLUICE_SF_REST_H
@@ -27,6 +30,7 @@
 #include <sluice/plugin.h>
 
 struct sf_source;
+struct sf_dest;
 
 /* Called when an asynchronous step is over: status 0, or a negative code
  * with err filled. */
@@ -67,6 +71,13 @@ struct sf_ctx {
   int64_t lookback_ms;
   int include_deleted;
   int64_t batch_size;
+  int hard_deletes;
+
+  /* config (destination), bound by the host */
+  const char *operation; /* insert | update | upsert | delete */
+  const char *external_id;
+  const char *reject_file;
+  int all_or_none;
 
   /* derived at init */
   char *rate_key;  /* login_url + client_id: one AIMD limiter a connection */
@@ -84,7 +95,12 @@ struct sf_ctx {
   int64_t usage_used, usage_max; /* max 0: not known yet */
 
   struct sf_source *src;
+  struct sf_dest *dst;
 };
+
+/* --- sf_plugin.c --- */
+/* path made absolute against the pipeline file's directory (malloc'd). */
+char *sf_absolute(struct sf_ctx *c, const char *path);
 
 /* --- sf_auth.c --- */
 /* Checks the connection config for the chosen flow (init). */
@@ -113,6 +129,14 @@ int sf_api_get(struct sf_ctx *c, const char *path,
                const struct sluice_http_header *extra_headers, size_t nextra,
                sf_api_cb cb, void *arg, struct sf_api_call **out,
                struct sluice_error *err);
+/* The same for any method: body (borrowed until cb) sent as is, flags as
+ * for host->http_request (SLUICE_HTTP_RETRY_SAFE for idempotent writes).
+ * method must be a string constant. */
+int sf_api_request(struct sf_ctx *c, const char *method, const char *path,
+                   const void *body, size_t body_len, uint32_t flags,
+                   const struct sluice_http_header *extra_headers,
+                   size_t nextra, sf_api_cb cb, void *arg,
+                   struct sf_api_call **out, struct sluice_error *err);
 /* Cancels a call; its cb is not called. */
 void sf_api_cancel(struct sf_api_call *call);
 /* "/services/data/v61.0" */
@@ -160,5 +184,16 @@ void sf_source_pause(struct sluice_instance *ins, void *ctx);
 void sf_source_resume(struct sluice_instance *ins, void *ctx);
 void sf_source_stop(struct sluice_instance *ins, void *ctx);
 void sf_source_free(struct sf_ctx *c);
+
+/* --- sf_dest.c --- */
+int sf_dest_open(struct sluice_instance *ins, void *ctx,
+                 struct sluice_schema *schema, sluice_done_cb done, void *arg,
+                 struct sluice_error *err);
+int sf_dest_write(struct sluice_instance *ins, void *ctx,
+                  struct sluice_batch *batch, sluice_done_cb done, void *arg,
+                  struct sluice_error *err);
+int sf_dest_commit(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
+                   void *arg, struct sluice_error *err);
+void sf_dest_free(struct sf_ctx *c);
 
 #endif

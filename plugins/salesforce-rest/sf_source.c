@@ -11,10 +11,23 @@
  * that batch and the batches before it.  A run after it asks for
  * SystemModstamp >= cursor - lookback: rows at the cursor come again
  * (destinations upsert by Id, so that is harmless) and none is lost,
- * including rows sharing the cursor's stamp on either side of a page. */
+ * including rows sharing the cursor's stamp on either side of a page.
+ *
+ * Hard deletes (hard_deletes, incremental, with a checkpoint): before the
+ * query, getDeleted (contract 2.4) for the window [start, end) with start
+ * = ("deleted_until" of the checkpoint, else its cursor) less the
+ * lookback, and end an hour past the local clock (the service covers up
+ * to its own clock and says how far in latestDateCovered, which becomes
+ * "deleted_until").  Each deletedRecords[].id is emitted as a DELETE row
+ * (Id set, the rest null) ahead of the query's rows.  A start the delete
+ * log no longer reaches (before earliestDateAvailable, or refused with
+ * INVALID_REPLICATION_DATE) fails the run: going on would leave deleted
+ * records in the destination for ever; the operator must resync in full
+ * (delete the checkpoint). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sluice/convert.h>
 
@@ -33,6 +46,9 @@ struct sf_source {
   int64_t cursor_us;
   char cursor_id[40];
   char *checkpoint; /* its JSON text */
+  int have_deleted_until;
+  int64_t deleted_until_us; /* getDeleted's latestDateCovered */
+  char *first_path;         /* the query, sent after getDeleted */
 
   char *next_path; /* the next page to ask for; NULL: no more */
   int query_started;
@@ -102,6 +118,7 @@ static int checkpoint_parse(struct sf_source *s, const char *text,
   json_t *j = json_loads(text, 0, NULL);
   const char *cur = json_string_value(json_object_get(j, "cursor"));
   const char *id = json_string_value(json_object_get(j, "id"));
+  const char *du = json_string_value(json_object_get(j, "deleted_until"));
   int rc = 0;
 
   if (cur == NULL ||
@@ -112,6 +129,9 @@ static int checkpoint_parse(struct sf_source *s, const char *text,
   else {
     s->have_cursor = 1;
     snprintf(s->cursor_id, sizeof s->cursor_id, "%s", id ? id : "");
+    if (du != NULL &&
+        sluice_parse_timestamp(du, strlen(du), &s->deleted_until_us) == 0)
+      s->have_deleted_until = 1;
   }
   json_decref(j);
   return rc;
@@ -128,6 +148,11 @@ static int checkpoint_update(struct sf_source *s)
   if (sluice_value_format(&v, &ts) == 0 &&
       (j = json_pack("{s:s, s:s}", "cursor", sluice_buf_cstr(&ts), "id",
                      s->cursor_id)) != NULL) {
+    if (s->have_deleted_until) {
+      char lit[40];
+      sf_query_datetime_literal(s->deleted_until_us, lit, sizeof lit);
+      json_object_set_new(j, "deleted_until", json_string(lit));
+    }
     free(s->checkpoint);
     s->checkpoint = json_dumps(j, JSON_COMPACT);
     json_decref(j);
@@ -300,6 +325,153 @@ static void pump(struct sf_source *s)
     finish(s, rc, &err);
 }
 
+/* --- hard deletes: getDeleted ------------------------------------------- */
+
+static int64_t minute_floor(int64_t us)
+{
+  int64_t m = 60 * (int64_t)1000000;
+  return us >= 0 ? us / m * m : -((-us + m - 1) / m) * m;
+}
+
+static int64_t deleted_start(struct sf_source *s)
+{
+  return (s->have_deleted_until ? s->deleted_until_us : s->cursor_us) -
+         s->c->lookback_ms * 1000;
+}
+
+static void resync_error(struct sf_source *s, const char *start,
+                         const char *detail, struct sluice_error *e)
+{
+  sluice_error_set(e, SLUICE_EINVAL, 0,
+                   "%s: hard_deletes: the delete log no longer reaches back "
+                   "to %s (%s): deletions before it cannot be known, a full "
+                   "resync is needed (delete the pipeline's checkpoint and "
+                   "run again)",
+                   s->c->object, start, detail);
+}
+
+static void on_deleted(void *arg, int status, json_t *body,
+                       const struct sluice_error *err)
+{
+  struct sf_source *s = arg;
+  struct sf_ctx *c = s->c;
+  struct sluice_error e = {0};
+  json_t *recs = json_object_get(body, "deletedRecords"), *r;
+  const char *earliest =
+      json_string_value(json_object_get(body, "earliestDateAvailable"));
+  const char *latest =
+      json_string_value(json_object_get(body, "latestDateCovered"));
+  int64_t start = minute_floor(deleted_start(s)), eus, lus;
+  struct sluice_batch *b = NULL;
+  long idcol = sluice_schema_find(s->schema, "Id");
+  char lit[40];
+  size_t i, row, n = 0;
+  int rc;
+
+  s->call = NULL;
+  sf_query_datetime_literal(start, lit, sizeof lit);
+  if (status < 0) {
+    e = *err;
+    if (strstr(e.message, "INVALID_REPLICATION_DATE") != NULL)
+      resync_error(s, lit, e.message, &e);
+    else
+      sluice_error_prefix(&e, "%s: getDeleted", c->object);
+    finish(s, e.code ? e.code : status, &e);
+    return;
+  }
+  if (!json_is_array(recs) || latest == NULL ||
+      sluice_parse_timestamp(latest, strlen(latest), &lus) < 0 || idcol < 0) {
+    sluice_error_set(&e, SLUICE_EPROTO, 0,
+                     "%s: getDeleted: an answer without deletedRecords or "
+                     "latestDateCovered",
+                     c->object);
+    finish(s, e.code, &e);
+    return;
+  }
+  if (earliest != NULL &&
+      sluice_parse_timestamp(earliest, strlen(earliest), &eus) == 0 &&
+      start < eus) {
+    char det[96];
+    snprintf(det, sizeof det, "earliestDateAvailable is %s", earliest);
+    resync_error(s, lit, det, &e);
+    finish(s, e.code, &e);
+    return;
+  }
+  json_array_foreach(recs, i, r)
+  {
+    const char *id = json_string_value(json_object_get(r, "id"));
+    if (id == NULL)
+      continue;
+    if (b == NULL &&
+        (b = sluice_batch_new(s->schema, s->max_rows, s->max_bytes)) == NULL)
+      break;
+    if (sluice_batch_add_row(b, SLUICE_OP_DELETE, &row) < 0 ||
+        sluice_batch_set_string(b, row, (size_t)idcol, id, strlen(id)) < 0)
+      break;
+    n++;
+    if (sluice_batch_full(b)) {
+      rc = batch_close(s, b);
+      b = NULL;
+      if (rc < 0)
+        break;
+    }
+  }
+  if (i < json_array_size(recs)) {
+    if (b != NULL)
+      sluice_batch_unref(b);
+    sluice_error_set(&e, SLUICE_ENOMEM, 0, "out of memory");
+    finish(s, e.code, &e);
+    return;
+  }
+  /* The checkpoint of these batches and those after: deletions are known
+   * up to latestDateCovered. */
+  s->have_deleted_until = 1;
+  s->deleted_until_us = lus;
+  if (b != NULL && (rc = batch_close(s, b)) < 0) {
+    sluice_error_set(&e, rc, 0, "out of memory");
+    finish(s, e.code, &e);
+    return;
+  }
+  SLUICE_LOG_I(c->host, c->ins, "%s: %zu records deleted from %s to %s",
+               c->object, n, lit, latest);
+  s->query_started = 1;
+  if ((rc = request_page(s, s->first_path, &e)) < 0) {
+    finish(s, rc, &e);
+    return;
+  }
+  pump(s);
+}
+
+static int request_deleted(struct sf_source *s, struct sluice_error *err)
+{
+  struct sf_ctx *c = s->c;
+  struct sluice_buf path = SLUICE_BUF_INIT;
+  int64_t start = minute_floor(deleted_start(s));
+  int64_t end =
+      minute_floor((int64_t)time(NULL) * 1000000 + 3600 * (int64_t)1000000);
+  char a[40], z[40];
+  int rc;
+
+  if (end <= start)
+    end = start + 120 * (int64_t)1000000;
+  sf_query_datetime_literal(start, a, sizeof a);
+  sf_query_datetime_literal(end, z, sizeof z);
+  /* "2024-05-01T12:00:00Z": the colons percent-encoded (contract 2.4) */
+  rc = sf_api_base(c, &path);
+  if (rc == 0)
+    rc = sluice_buf_printf(&path,
+                           "/sobjects/%s/deleted/?start=%.13s%%3A%.2s%%3A%.3s"
+                           "&end=%.13s%%3A%.2s%%3A%.3s",
+                           c->object, a, a + 14, a + 17, z, z + 14, z + 17);
+  if (rc < 0)
+    rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  else
+    rc = sf_api_get(c, sluice_buf_cstr(&path), NULL, 0, on_deleted, s, &s->call,
+                    err);
+  sluice_buf_free(&path);
+  return rc;
+}
+
 /* --- describe, then the first page --------------------------------------- */
 
 static void on_describe(void *arg, int status, json_t *body,
@@ -332,8 +504,14 @@ static void on_describe(void *arg, int status, json_t *body,
                        &e);
   if (rc == 0 && sf_query_first_path(c, sluice_buf_cstr(&soql), &path) < 0)
     rc = sluice_error_set(&e, SLUICE_ENOMEM, 0, "out of memory");
-  if (rc == 0) {
+  if (rc == 0)
     SLUICE_LOG_D(c->host, c->ins, "query: %s", sluice_buf_cstr(&soql));
+  if (rc == 0 && c->hard_deletes && since >= 0) {
+    if ((s->first_path = strdup(sluice_buf_cstr(&path))) == NULL)
+      rc = sluice_error_set(&e, SLUICE_ENOMEM, 0, "out of memory");
+    else
+      rc = request_deleted(s, &e);
+  } else if (rc == 0) {
     s->query_started = 1;
     rc = request_page(s, sluice_buf_cstr(&path), &e);
   }
@@ -436,6 +614,7 @@ void sf_source_free(struct sf_ctx *c)
   sluice_schema_unref(s->schema);
   free(s->checkpoint);
   free(s->next_path);
+  free(s->first_path);
   free(s);
   c->src = NULL;
 }
