@@ -588,19 +588,15 @@ static int start_failed(struct run *r, struct sluice_error *err)
   return rc;
 }
 
-int run_start(uv_loop_t *loop, struct http_engine *http,
-              struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
-              void *arg, struct run **out, struct sluice_error *err)
+/* A run with its handles, before anything is locked or loaded. */
+static struct run *run_new(uv_loop_t *loop, struct http_engine *http,
+                           struct pipeline_file *pf, struct pipeline *p,
+                           run_done_cb on_done, void *arg)
 {
-  struct run *r;
-  char *checkpoint = NULL;
-  int rc;
+  struct run *r = calloc(1, sizeof *r);
 
-  if ((rc = state_dir_ensure(pf->state_dir, err)) < 0)
-    return rc;
-  r = calloc(1, sizeof *r);
   if (r == NULL)
-    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+    return NULL;
   r->loop = loop;
   r->http = http;
   r->pf = pf;
@@ -612,14 +608,16 @@ int run_start(uv_loop_t *loop, struct http_engine *http,
   make_run_id(r);
   uv_timer_init(loop, &r->finish_timer);
   r->finish_timer.data = r;
-  if ((rc = state_lock(pf->state_dir, p->name, &r->lock_fd, err)) < 0) {
-    uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
-    return rc;
-  }
-  log_msg(SLUICE_LOG_INFO, p->name, "run %s started", r->id);
-  if ((rc = load_checkpoint(r, &checkpoint, err)) < 0)
-    return start_failed(r, err);
-  r->saved_checkpoint = checkpoint;
+  return r;
+}
+
+/* Binds the config of both plugins and calls their init. */
+static int init_instances(struct run *r, struct sluice_error *err)
+{
+  const struct pipeline *p = r->p;
+  const struct pipeline_file *pf = r->pf;
+  int rc;
+
   rc = instance_init(&r->src, r, p->source.plugin, SLUICE_KIND_SOURCE, p->name,
                      p->source.config, p->source.path, p->source.connection,
                      p->source.connection_path, pf->base_dir, pf->state_dir,
@@ -629,7 +627,30 @@ int run_start(uv_loop_t *loop, struct http_engine *http,
         &r->dst, r, p->destination.plugin, SLUICE_KIND_DESTINATION, p->name,
         p->destination.config, p->destination.path, p->destination.connection,
         p->destination.connection_path, pf->base_dir, pf->state_dir, err);
-  if (rc < 0)
+  return rc;
+}
+
+int run_start(uv_loop_t *loop, struct http_engine *http,
+              struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
+              void *arg, struct run **out, struct sluice_error *err)
+{
+  struct run *r;
+  char *checkpoint = NULL;
+  int rc;
+
+  if ((rc = state_dir_ensure(pf->state_dir, err)) < 0)
+    return rc;
+  if ((r = run_new(loop, http, pf, p, on_done, arg)) == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  if ((rc = state_lock(pf->state_dir, p->name, &r->lock_fd, err)) < 0) {
+    uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
+    return rc;
+  }
+  log_msg(SLUICE_LOG_INFO, p->name, "run %s started", r->id);
+  if ((rc = load_checkpoint(r, &checkpoint, err)) < 0)
+    return start_failed(r, err);
+  r->saved_checkpoint = checkpoint;
+  if ((rc = init_instances(r, err)) < 0)
     return start_failed(r, err);
   *out = r;
   r->src_running = 1;
@@ -693,32 +714,13 @@ int run_check(uv_loop_t *loop, struct http_engine *http,
               struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
               void *arg, struct sluice_error *err)
 {
-  struct run *r = calloc(1, sizeof *r);
+  struct run *r = run_new(loop, http, pf, p, on_done, arg);
   int rc;
 
   if (r == NULL)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  r->loop = loop;
-  r->http = http;
-  r->pf = pf;
-  r->p = p;
-  r->on_done = on_done;
-  r->on_done_arg = arg;
-  r->lock_fd = -1;
   r->checking = 1;
-  r->start_us = now_us();
-  make_run_id(r);
-  uv_timer_init(loop, &r->finish_timer);
-  r->finish_timer.data = r;
-  rc = instance_init(&r->src, r, p->source.plugin, SLUICE_KIND_SOURCE, p->name,
-                     p->source.config, p->source.path, p->source.connection,
-                     p->source.connection_path, pf->base_dir, pf->state_dir,
-                     err);
-  if (rc == 0)
-    rc = instance_init(
-        &r->dst, r, p->destination.plugin, SLUICE_KIND_DESTINATION, p->name,
-        p->destination.config, p->destination.path, p->destination.connection,
-        p->destination.connection_path, pf->base_dir, pf->state_dir, err);
+  rc = init_instances(r, err);
   if (rc < 0) {
     destroy_instances(r);
     uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
