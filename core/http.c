@@ -34,6 +34,9 @@ struct limiter {
   struct limiter *next;
   char *key;
   struct sluice_aimd aimd;
+  /* The service's daily request budget as last reported for this key,
+   * plus one for every attempt sent since (budget_max 0: not known). */
+  int64_t budget_used, budget_max;
 };
 
 struct http_engine {
@@ -270,6 +273,29 @@ void http_throttle(struct http_engine *e, const char *rate_key)
 
   if (l != NULL)
     sluice_aimd_on_throttle(&l->aimd);
+}
+
+void http_budget_report(struct http_engine *e, const char *rate_key,
+                        int64_t used, int64_t max)
+{
+  struct limiter *l = limiter_of(e, rate_key);
+
+  if (l != NULL && max > 0 && used >= 0) {
+    l->budget_used = used;
+    l->budget_max = max;
+  }
+}
+
+int http_budget_get(struct http_engine *e, const char *rate_key, int64_t *used,
+                    int64_t *max)
+{
+  struct limiter *l = limiter_of(e, rate_key);
+
+  if (l == NULL || l->budget_max <= 0)
+    return SLUICE_ENOTFOUND;
+  *used = l->budget_used;
+  *max = l->budget_max;
+  return 0;
 }
 
 /* --- a call's end
@@ -521,6 +547,10 @@ static void attempt(struct sluice_http_call *c)
     }
   }
   c->slot_booked = 0;
+  /* Counted as spent now: another pipeline on the connection must not
+   * learn of it only when the answer's usage header comes back. */
+  if (l != NULL && l->budget_max > 0)
+    l->budget_used++;
   reset_answer(c);
   if (c->upload != NULL)
     rewind(c->upload);

@@ -28,5 +28,10 @@ void http_resume(struct sluice_http_call *call);
 const char *http_response_header(const struct sluice_http_response *resp,
                                  const char *name);
 void http_throttle(struct http_engine *e, const char *rate_key);
+/* The API budget of a rate key (host.h: budget_report, budget_get). */
+void http_budget_report(struct http_engine *e, const char *rate_key,
+                        int64_t used, int64_t max);
+int http_budget_get(struct http_engine *e, const char *rate_key, int64_t *used,
+                    int64_t *max);
 
 #endif

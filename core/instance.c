@@ -273,6 +273,18 @@ static void host_http_throttle(struct sluice_instance *ins,
   http_throttle(run_http(ins->run), rate_key);
 }
 
+static void host_budget_report(struct sluice_instance *ins,
+                               const char *rate_key, int64_t used, int64_t max)
+{
+  http_budget_report(run_http(ins->run), rate_key, used, max);
+}
+
+static int host_budget_get(struct sluice_instance *ins, const char *rate_key,
+                           int64_t *used, int64_t *max)
+{
+  return http_budget_get(run_http(ins->run), rate_key, used, max);
+}
+
 const struct sluice_host host_table = {
     .magic = SLUICE_PLUGIN_MAGIC,
     .abi_major = SLUICE_ABI_MAJOR,
@@ -299,6 +311,8 @@ const struct sluice_host host_table = {
     .http_resume = http_resume,
     .http_header = http_response_header,
     .http_throttle = host_http_throttle,
+    .budget_report = host_budget_report,
+    .budget_get = host_budget_get,
 };
 
 /* --- lifecycle ----------------------------------------------------------- */

@@ -117,8 +117,10 @@ struct sluice_http_request {
   void *arg;
 };
 
-#define SLUICE_HTTP_REQUEST_INIT \
-  {.struct_size = sizeof(struct sluice_http_request)}
+#define SLUICE_HTTP_REQUEST_INIT                                               \
+  {                                                                            \
+    .struct_size = sizeof(struct sluice_http_request)                          \
+  }
 
 struct sluice_host {
   /* ---- header: frozen for every major ---- */
@@ -208,6 +210,18 @@ struct sluice_host {
   /* Reports a throttle signal only the service's body shows (Salesforce's
    * REQUEST_LIMIT_EXCEEDED): the key's limiter halves its rate. */
   void (*http_throttle)(struct sluice_instance *ins, const char *rate_key);
+
+  /* A service's daily request budget, shared by every instance in the
+   * process that uses the same rate key (one connection): budget_report
+   * records the figures the service gave last (used of max); budget_get
+   * returns them plus one for each request sent since with that key, or
+   * SLUICE_ENOTFOUND while nothing was reported.  A plugin checks it
+   * before each request so that no pipeline spends what another one has
+   * already used up. */
+  void (*budget_report)(struct sluice_instance *ins, const char *rate_key,
+                        int64_t used, int64_t max);
+  int (*budget_get)(struct sluice_instance *ins, const char *rate_key,
+                    int64_t *used, int64_t *max);
 
   /* ---- ABI 1.1 and later: append below only ---- */
 };

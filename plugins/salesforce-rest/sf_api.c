@@ -1,7 +1,8 @@
 /* plugins/salesforce-rest/sf_api.c - one authenticated REST request.
  *
  * Every call: the budget guard before sending (from the last
- * Sforce-Limit-Info seen), Authorization: Bearer, the connection's rate
+ * Sforce-Limit-Info any pipeline on the connection saw, kept by the host),
+ * Authorization: Bearer, the connection's rate
  * key (one AIMD limiter per login_url + client_id), one count of
  * SLUICE_COUNT_API_CALLS per request answered, the usage header read from
  * every answer, a single re-login and resend on 401 INVALID_SESSION_ID,
@@ -61,24 +62,26 @@ static void read_usage(struct sf_ctx *c, const struct sluice_http_response *r)
 
   if (v == NULL || (p = strstr(v, "api-usage=")) == NULL)
     return;
-  if (sscanf(p + 10, "%lld/%lld", &used, &max) == 2 && max > 0 && used >= 0) {
-    c->usage_used = used;
-    c->usage_max = max;
-  }
+  if (sscanf(p + 10, "%lld/%lld", &used, &max) == 2 && max > 0 && used >= 0)
+    c->host->budget_report(c->ins, c->rate_key, used, max);
 }
 
+/* The budget is the connection's (rate_key), shared with every pipeline
+ * of the process on it: what they spent counts here too. */
 static int budget_check(struct sf_ctx *c, struct sluice_error *err)
 {
-  if (c->usage_max <= 0 || c->max_api_usage_percent <= 0)
+  int64_t used, max;
+
+  if (c->max_api_usage_percent <= 0 ||
+      c->host->budget_get(c->ins, c->rate_key, &used, &max) < 0)
     return 0;
-  if (c->usage_used * 100 < c->max_api_usage_percent * c->usage_max)
+  if (used * 100 < c->max_api_usage_percent * max)
     return 0;
   return sluice_error_set(
       err, SLUICE_ELIMIT, 0,
       "API budget: %" PRId64 " of %" PRId64 " daily requests used (%" PRId64
       "%%), max_api_usage_percent is %" PRId64,
-      c->usage_used, c->usage_max, c->usage_used * 100 / c->usage_max,
-      c->max_api_usage_percent);
+      used, max, used * 100 / max, c->max_api_usage_percent);
 }
 
 /* Copies s[0, n) with control characters as '?', at most 300 bytes. */

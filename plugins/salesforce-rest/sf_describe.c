@@ -40,14 +40,26 @@ static void map_type(const char *t, int precision, int scale,
    * address/location (as JSON text): STRING */
 }
 
-/* Compound fields come as their components; base64 as a URL to the blob
- * (contract 7): neither is selected unless named. */
-static int selected_by_default(json_t *fd)
+/* Which fields are read when none are named (contract 7): base64 ones
+ * never (REST gives a URL to the blob, not the bytes).  A compound field
+ * (address, location) and its components (BillingCity... whose describe
+ * names the compound in compoundFieldName) carry the same values, so one
+ * side is read, by compound_fields: "flatten" the components, "json" the
+ * compound as one JSON text, "skip" neither. */
+static int selected_by_default(const struct sf_ctx *c, json_t *fd)
 {
   const char *t = json_string_value(json_object_get(fd, "type"));
+  int compound, component;
 
-  return t != NULL && strcmp(t, "address") != 0 && strcmp(t, "location") != 0 &&
-         strcmp(t, "base64") != 0;
+  if (t == NULL || strcmp(t, "base64") == 0)
+    return 0;
+  compound = strcmp(t, "address") == 0 || strcmp(t, "location") == 0;
+  component = json_is_string(json_object_get(fd, "compoundFieldName"));
+  if (strcmp(c->compound_fields, "json") == 0)
+    return !component;
+  if (strcmp(c->compound_fields, "skip") == 0)
+    return !compound && !component;
+  return !compound; /* flatten */
 }
 
 static json_t *find_field(json_t *fields, const char *name)
@@ -159,7 +171,7 @@ int sf_describe_fields(struct sf_ctx *c, json_t *describe,
   } else {
     json_array_foreach(fields, i, fd)
     {
-      if (rc == 0 && selected_by_default(fd))
+      if (rc == 0 && selected_by_default(c, fd))
         rc = add_field(v, &n, fd);
     }
   }

@@ -67,8 +67,14 @@ static const struct sluice_config_entry sf_config[] = {
      "the sObject to read or write: \"Account\""},
     {"fields", SLUICE_CFG_STRLIST, SRC, NULL, NULL,
      offsetof(struct sf_ctx, fields),
-     "the fields to read; empty: every field but compound (address, "
-     "location) and base64 ones.  Id and SystemModstamp are always read"},
+     "the fields to read; empty: every field but base64 ones (compound "
+     "fields as compound_fields says).  Id and SystemModstamp are always "
+     "read"},
+    {"compound_fields", SLUICE_CFG_ENUM, SRC, "flatten", "flatten|json|skip",
+     offsetof(struct sf_ctx, compound_fields),
+     "when fields is empty, how address and location fields are read: "
+     "flatten (their components, BillingCity...), json (the compound as "
+     "one JSON text column), skip (neither)"},
     {"filter", SLUICE_CFG_STRING, SRC, NULL, NULL,
      offsetof(struct sf_ctx, filter),
      "a SOQL WHERE condition, \"Type = 'Customer'\" (ANDed with the cursor)"},

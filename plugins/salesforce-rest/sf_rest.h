@@ -8,6 +8,8 @@
  *                  REST error bodies into messages
  *   sf_describe.c  describe -> selected fields, their types, the schema
  *   sf_query.c     SOQL text, paging, records -> batch rows
+ *   sf_wide.c      objects too wide for one query: field groups joined
+ *                  on Id
  *   sf_source.c    the source lifecycle: start, pause/resume/stop,
  *                  emitting, the checkpoint, hard deletes (getDeleted)
  *   sf_dest.c      the destination: sObject Collections insert, update,
@@ -72,6 +74,7 @@ struct sf_ctx {
   int include_deleted;
   int64_t batch_size;
   int hard_deletes;
+  const char *compound_fields; /* flatten | json | skip */
 
   /* config (destination), bound by the host */
   const char *operation; /* insert | update | upsert | delete */
@@ -90,9 +93,6 @@ struct sf_ctx {
   char *rotated_refresh_token;     /* a refresh token the server rotated */
   struct sluice_buf auth_header;   /* "Bearer <token>" */
   struct sf_login *login;          /* the login under way, or NULL */
-
-  /* the API budget (sf_api.c), from the last Sforce-Limit-Info */
-  int64_t usage_used, usage_max; /* max 0: not known yet */
 
   struct sf_source *src;
   struct sf_dest *dst;
@@ -148,7 +148,7 @@ int sf_api_error(struct sf_ctx *c, long http_status, const char *body,
 
 /* --- sf_describe.c --- */
 /* The fields to select: the configured ones checked against describe, or
- * every field but compound (address, location) and base64 ones; Id,
+ * every field but base64 ones, compound fields as compound_fields says; Id,
  * SystemModstamp (when the object has it) and, with include_deleted,
  * IsDeleted are added when missing.  Fails naming unknown fields. */
 int sf_describe_fields(struct sf_ctx *c, json_t *describe,
@@ -176,6 +176,23 @@ int sf_query_record_to_row(const struct sf_field *f, size_t n, json_t *rec,
 /* Writes a datetime as a SOQL literal: "2024-05-01T12:00:00Z" (whole
  * seconds, rounded down). */
 void sf_query_datetime_literal(int64_t us, char *out, size_t outlen);
+
+/* --- sf_wide.c --- */
+struct sf_wide;
+/* The SOQL of the query that pages, into soql: every field when one query
+ * fits the URI limit (*out NULL), else the first group of them, the
+ * others in *out for sf_wide_fill. */
+int sf_wide_plan(struct sf_ctx *c, const struct sf_field *f, size_t n,
+                 int has_modstamp, int64_t since_us, struct sluice_buf *soql,
+                 struct sf_wide **out, struct sluice_error *err);
+/* Completes a non-empty page of the first query (records, borrowed until
+ * cb) with the other groups' fields, joined on Id, in place; records no
+ * group returns any more are removed.  Then cb, never before returning. */
+int sf_wide_fill(struct sf_wide *w, json_t *records, sf_step_cb cb, void *arg,
+                 struct sluice_error *err);
+/* Stops a fill under way; its cb is not called. */
+void sf_wide_cancel(struct sf_wide *w);
+void sf_wide_free(struct sf_wide *w);
 
 /* --- sf_source.c --- */
 int sf_source_start(struct sluice_instance *ins, void *ctx,

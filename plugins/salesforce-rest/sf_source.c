@@ -1,10 +1,11 @@
 /* plugins/salesforce-rest/sf_source.c - the source: describe, then the
  * query's pages one at a time, records into batches, the checkpoint.
  *
- * One API call is in flight at most.  A page becomes one or more batches
- * (never bigger than the host's batch limits) in a queue; the queue is
- * emitted while the host has not paused the source, and the next page is
- * asked for only once the queue is empty and the source is not paused.
+ * One API call is in flight at most (a wide object's page is completed by
+ * further calls, sf_wide.c, before it becomes batches).  A page becomes one or
+ * more batches (never bigger than the host's batch limits) in a queue; the
+ * queue is emitted while the host has not paused the source, and the next page
+ * is asked for only once the queue is empty and the source is not paused.
  *
  * The checkpoint, {"cursor": "<max SystemModstamp>", "id": "<its Id>"},
  * set on every batch, is the largest (SystemModstamp, Id) of every row in
@@ -52,6 +53,8 @@ struct sf_source {
 
   char *next_path; /* the next page to ask for; NULL: no more */
   int query_started;
+  struct sf_wide *wide; /* the other field groups of a wide object */
+  json_t *page;         /* the page they are completing */
   struct sf_api_call *call;
   uint64_t records, pages;
 
@@ -103,6 +106,9 @@ static void finish(struct sf_source *s, int status,
     sf_api_cancel(s->call);
     s->call = NULL;
   }
+  sf_wide_cancel(s->wide);
+  json_decref(s->page);
+  s->page = NULL;
   queue_clear(s);
   if (status == 0)
     SLUICE_LOG_I(c->host, c->ins, "%s: %llu records in %llu pages", c->object,
@@ -231,6 +237,33 @@ static int page_to_batches(struct sf_source *s, json_t *records,
   return 0;
 }
 
+/* The page's records (complete) into batches, then on. */
+static void page_records(struct sf_source *s, json_t *records)
+{
+  struct sluice_error e = {0};
+  int rc;
+
+  if ((rc = page_to_batches(s, records, &e)) < 0) {
+    finish(s, rc, &e);
+    return;
+  }
+  pump(s);
+}
+
+static void on_page_filled(void *arg, int status,
+                           const struct sluice_error *err)
+{
+  struct sf_source *s = arg;
+  json_t *page = s->page;
+
+  s->page = NULL;
+  if (status < 0)
+    finish(s, status, err);
+  else
+    page_records(s, json_object_get(page, "records"));
+  json_decref(page);
+}
+
 static void on_page(void *arg, int status, json_t *body,
                     const struct sluice_error *err)
 {
@@ -257,10 +290,6 @@ static void on_page(void *arg, int status, json_t *body,
     SLUICE_LOG_I(
         c->host, c->ins, "%s: %lld records to read", c->object,
         (long long)json_integer_value(json_object_get(body, "totalSize")));
-  if ((rc = page_to_batches(s, records, &e)) < 0) {
-    finish(s, rc, &e);
-    return;
-  }
   free(s->next_path);
   s->next_path = NULL;
   if (!json_is_true(json_object_get(body, "done")) && next != NULL) {
@@ -277,7 +306,16 @@ static void on_page(void *arg, int status, json_t *body,
       return;
     }
   }
-  pump(s);
+  if (s->wide == NULL || json_array_size(records) == 0) {
+    page_records(s, records);
+    return;
+  }
+  s->page = json_incref(body);
+  if ((rc = sf_wide_fill(s->wide, records, on_page_filled, s, &e)) < 0) {
+    json_decref(s->page);
+    s->page = NULL;
+    finish(s, rc, &e);
+  }
 }
 
 static int request_page(struct sf_source *s, const char *path,
@@ -312,7 +350,7 @@ static void pump(struct sf_source *s)
     }
   }
   s->in_pump = 0;
-  if (s->finished || s->qlen > 0 || s->call != NULL)
+  if (s->finished || s->qlen > 0 || s->call != NULL || s->page != NULL)
     return;
   if (s->stopping || c->host->stopping(c->ins) ||
       (s->query_started && s->next_path == NULL)) {
@@ -500,8 +538,8 @@ static void on_describe(void *arg, int status, json_t *body,
   if (rc == 0 && strcmp(c->mode, "incremental") == 0 && s->have_cursor)
     since = s->cursor_us - c->lookback_ms * 1000;
   if (rc == 0)
-    rc = sf_query_soql(c, s->fields, s->nfields, s->has_modstamp, since, &soql,
-                       &e);
+    rc = sf_wide_plan(c, s->fields, s->nfields, s->has_modstamp, since, &soql,
+                      &s->wide, &e);
   if (rc == 0 && sf_query_first_path(c, sluice_buf_cstr(&soql), &path) < 0)
     rc = sluice_error_set(&e, SLUICE_ENOMEM, 0, "out of memory");
   if (rc == 0)
@@ -594,6 +632,11 @@ void sf_source_stop(struct sluice_instance *ins, void *ctx)
     sf_api_cancel(s->call);
     s->call = NULL;
   }
+  if (s->page != NULL) {
+    sf_wide_cancel(s->wide);
+    json_decref(s->page);
+    s->page = NULL;
+  }
   if (s->paused) /* nothing more may be emitted: end here */
     finish(s, 0, NULL);
   else
@@ -608,6 +651,8 @@ void sf_source_free(struct sf_ctx *c)
     return;
   if (s->call != NULL)
     sf_api_cancel(s->call);
+  sf_wide_free(s->wide);
+  json_decref(s->page);
   queue_clear(s);
   free(s->queue);
   sf_fields_free(s->fields, s->nfields);

@@ -416,6 +416,32 @@ static int stop_server(void **state)
   return 0;
 }
 
+/* The budget of a rate key is the process's: what one caller reports,
+ * another reads, plus every request sent with the key since. */
+static void budget_is_shared_by_rate_key(void **state)
+{
+  struct sluice_http_request req = {.rate_key = "budgeted"};
+  struct result res = {0};
+  int64_t used = -1, max = -1;
+  (void)state;
+
+  assert_int_equal(http_budget_get(engine, "budgeted", &used, &max),
+                   SLUICE_ENOTFOUND);
+  http_budget_report(engine, "budgeted", 790, 1000);
+  assert_int_equal(http_budget_get(engine, "budgeted", &used, &max), 0);
+  assert_true(used == 790 && max == 1000);
+  assert_int_equal(http_budget_get(engine, "another", &used, &max),
+                   SLUICE_ENOTFOUND);
+  request("GET", "/ok", &req, &res);
+  assert_int_equal(res.http, 200);
+  assert_int_equal(http_budget_get(engine, "budgeted", &used, &max), 0);
+  assert_true(used == 791 && max == 1000);
+  /* A nonsense report changes nothing. */
+  http_budget_report(engine, "budgeted", 5, 0);
+  assert_int_equal(http_budget_get(engine, "budgeted", &used, &max), 0);
+  assert_true(used == 791 && max == 1000);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -430,6 +456,7 @@ int main(void)
       cmocka_unit_test(cancel_ends_once),
       cmocka_unit_test(tls_is_verified),
       cmocka_unit_test(rate_limit_paces_requests),
+      cmocka_unit_test(budget_is_shared_by_rate_key),
   };
   log_setup(SLUICE_LOG_ERROR, LOG_FORMAT_TEXT);
   return cmocka_run_group_tests(tests, start_server, stop_server);
