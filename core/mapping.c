@@ -52,6 +52,10 @@ static int set_out_field(struct sluice_schema *out, size_t i, const char *name,
     return SLUICE_EINVAL;
   if ((rc = sluice_schema_set(out, i, name, t)) < 0)
     return rc;
+  /* The source's own type still describes the column unless cast. */
+  if (type_j == NULL && src != NULL && src->origin != NULL &&
+      (rc = sluice_schema_set_origin(out, i, src->origin)) < 0)
+    return rc;
   if (t == SLUICE_TYPE_DECIMAL && (prec > 0 || scale > 0))
     return sluice_schema_set_decimal(out, i, prec < 0 ? 0 : prec,
                                      scale < 0 ? 0 : scale);
@@ -191,6 +195,7 @@ int mapping_compile(json_t *spec, const char *path, struct sluice_schema *in,
         goto fail;
       }
     sluice_schema_set(exact, i, f->name, f->type);
+    sluice_schema_set_origin(exact, i, f->origin);
     if (f->type == SLUICE_TYPE_DECIMAL)
       sluice_schema_set_decimal(exact, i, f->precision, f->scale);
   }

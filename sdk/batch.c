@@ -47,8 +47,10 @@ SLUICE_API void sluice_schema_unref(struct sluice_schema *s)
   if (s == NULL ||
       atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
     return;
-  for (size_t i = 0; i < s->nfields; i++)
+  for (size_t i = 0; i < s->nfields; i++) {
     free((char *)s->fields[i].name);
+    free((char *)s->fields[i].origin);
+  }
   free(s);
 }
 
@@ -78,6 +80,20 @@ SLUICE_API int sluice_schema_set_decimal(struct sluice_schema *s, size_t i,
   s->fields[i].type = SLUICE_TYPE_DECIMAL;
   s->fields[i].precision = precision;
   s->fields[i].scale = scale;
+  return 0;
+}
+
+SLUICE_API int sluice_schema_set_origin(struct sluice_schema *s, size_t i,
+                                        const char *origin)
+{
+  char *copy = NULL;
+
+  if (s == NULL || i >= s->nfields)
+    return SLUICE_EINVAL;
+  if (origin != NULL && (copy = strdup(origin)) == NULL)
+    return SLUICE_ENOMEM;
+  free((char *)s->fields[i].origin);
+  s->fields[i].origin = copy;
   return 0;
 }
 
@@ -303,6 +319,8 @@ sluice_batch_value(const struct sluice_batch *b, size_t row, size_t col)
     if (v == NULL)                                                             \
       return SLUICE_EINVAL;                                                    \
     v->type = (tag);                                                           \
+    v->flags = 0;                                                              \
+    v->tz_min = 0;                                                             \
     v->len = 0;                                                                \
     v->u.field = (val);                                                        \
     return 0;                                                                  \
@@ -355,6 +373,22 @@ SLUICE_API int sluice_batch_set_timestamp(struct sluice_batch *b, size_t row,
   SET_SCALAR(ts_us, SLUICE_TYPE_TIMESTAMP, us);
 }
 
+SLUICE_API int sluice_batch_set_timestamp_tz(struct sluice_batch *b,
+                                             size_t row, size_t col,
+                                             int64_t us, int tz_min)
+{
+  struct sluice_value *v = cell(b, row, col);
+
+  if (v == NULL || tz_min < -840 || tz_min > 840)
+    return SLUICE_EINVAL;
+  v->type = SLUICE_TYPE_TIMESTAMP;
+  v->flags = SLUICE_VALUE_TZ;
+  v->tz_min = (int16_t)tz_min;
+  v->len = 0;
+  v->u.ts_us = us;
+  return 0;
+}
+
 static int set_bytes(struct sluice_batch *b, size_t row, size_t col,
                      enum sluice_type type, const void *p, size_t len)
 {
@@ -369,6 +403,8 @@ static int set_bytes(struct sluice_batch *b, size_t row, size_t col,
   if (len > 0)
     memcpy(copy, p, len);
   v->type = (uint8_t)type;
+  v->flags = 0;
+  v->tz_min = 0;
   v->len = (uint32_t)len;
   v->u.str = copy;
   return 0;

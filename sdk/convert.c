@@ -736,10 +736,17 @@ static size_t format_time_of_day(int64_t us, char *buf)
   return 15;
 }
 
-static size_t format_timestamp(int64_t us, char *buf)
+/* ISO 8601 in UTC ("...Z"), or with tz (SLUICE_VALUE_TZ) the wall clock
+ * at its offset ("...+07:00"): the same instant either way. */
+static size_t format_timestamp(int64_t us, int tz, int tz_min, char *buf)
 {
-  int64_t days = us / US_PER_DAY, rem = us % US_PER_DAY;
+  int64_t days, rem;
   size_t n;
+
+  if (tz)
+    us += (int64_t)tz_min * 60 * 1000000;
+  days = us / US_PER_DAY;
+  rem = us % US_PER_DAY;
 
   if (rem < 0) { /* floor, not truncation, before the epoch */
     rem += US_PER_DAY;
@@ -748,7 +755,17 @@ static size_t format_timestamp(int64_t us, char *buf)
   n = format_date((int32_t)days, buf);
   buf[n++] = 'T';
   n += format_time_of_day(rem, buf + n);
-  buf[n++] = 'Z';
+  if (tz) {
+    int a = tz_min < 0 ? -tz_min : tz_min;
+    buf[n++] = tz_min < 0 ? '-' : '+';
+    buf[n++] = (char)('0' + a / 600);
+    buf[n++] = (char)('0' + a / 60 % 10);
+    buf[n++] = ':';
+    buf[n++] = (char)('0' + a % 60 / 10);
+    buf[n++] = (char)('0' + a % 10);
+  } else {
+    buf[n++] = 'Z';
+  }
   return n;
 }
 
@@ -771,7 +788,10 @@ int sluice_value_format(const struct sluice_value *v, struct sluice_buf *out)
       return SLUICE_EINVAL;
     n = format_time_of_day(v->u.time_us, buf);
     break;
-  case SLUICE_TYPE_TIMESTAMP: n = format_timestamp(v->u.ts_us, buf); break;
+  case SLUICE_TYPE_TIMESTAMP:
+    n = format_timestamp(v->u.ts_us, v->flags & SLUICE_VALUE_TZ, v->tz_min,
+                         buf);
+    break;
   case SLUICE_TYPE_BINARY:
     return sdk_base64_encode(v->u.str, v->len, B64_STANDARD, out);
   default: return SLUICE_EINVAL;

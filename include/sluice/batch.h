@@ -50,8 +50,10 @@ enum sluice_op {
 };
 
 struct sluice_value {
-  uint8_t type; /* enum sluice_type; SLUICE_TYPE_NULL for null */
-  uint8_t reserved[3];
+  uint8_t type;   /* enum sluice_type; SLUICE_TYPE_NULL for null */
+  uint8_t flags;  /* SLUICE_VALUE_* */
+  int16_t tz_min; /* TIMESTAMP with SLUICE_VALUE_TZ: the UTC offset of the
+                     source's wall clock, in minutes (-840..840) */
   uint32_t len; /* bytes at u.str for DECIMAL, STRING, BINARY */
   union {
     int b;
@@ -64,11 +66,19 @@ struct sluice_value {
   } u;
 };
 
+/* The timestamp came with a UTC offset (Snowflake TIMESTAMP_TZ, an ISO
+ * text with +07:00): u.ts_us is still the instant in UTC; tz_min keeps the
+ * offset so that a destination with a zoned type can write it back. */
+#define SLUICE_VALUE_TZ 0x01
+
 struct sluice_field {
   const char *name;      /* owned by the schema */
   enum sluice_type type; /* the declared type; values are this or NULL */
   int precision;         /* DECIMAL only: digits in all, 0 when unknown */
   int scale;             /* DECIMAL only: digits after the point */
+  const char *origin;    /* the source's own type, "salesforce:reference",
+                            or NULL; owned by the schema.  A destination
+                            may pick a closer column type from it. */
 };
 
 struct sluice_schema;
@@ -88,6 +98,9 @@ SLUICE_API int sluice_schema_set(struct sluice_schema *s, size_t i,
 SLUICE_API int sluice_schema_set_decimal(struct sluice_schema *s, size_t i,
                                          int precision, int scale);
 
+/* Sets field i's origin type ("<system>:<type>", copied). */
+SLUICE_API int sluice_schema_set_origin(struct sluice_schema *s, size_t i,
+                                        const char *origin);
 SLUICE_API size_t sluice_schema_nfields(const struct sluice_schema *s);
 SLUICE_API const struct sluice_field *
 sluice_schema_field(const struct sluice_schema *s, size_t i);
@@ -146,6 +159,11 @@ SLUICE_API int sluice_batch_set_time(struct sluice_batch *b, size_t row,
                                      size_t col, int64_t us);
 SLUICE_API int sluice_batch_set_timestamp(struct sluice_batch *b, size_t row,
                                           size_t col, int64_t us);
+/* A timestamp (the instant, UTC) with the offset of its wall clock,
+ * minutes east of UTC (-840..840, else SLUICE_EINVAL). */
+SLUICE_API int sluice_batch_set_timestamp_tz(struct sluice_batch *b,
+                                             size_t row, size_t col,
+                                             int64_t us, int tz_min);
 SLUICE_API int sluice_batch_set_string(struct sluice_batch *b, size_t row,
                                        size_t col, const char *s, size_t len);
 SLUICE_API int sluice_batch_set_decimal(struct sluice_batch *b, size_t row,

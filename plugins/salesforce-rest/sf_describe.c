@@ -1,5 +1,6 @@
 /* plugins/salesforce-rest/sf_describe.c - from an sObject describe to the
  * fields to select and their sluice types (contract sections 2.2 and 7). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -208,7 +209,10 @@ struct sluice_schema *sf_describe_schema(const struct sf_field *f, size_t n)
   if (s == NULL)
     return NULL;
   for (i = 0; i < n; i++) {
+    char origin[64];
+    snprintf(origin, sizeof origin, "salesforce:%s", f[i].sf_type);
     if (sluice_schema_set(s, i, f[i].name, f[i].type) < 0 ||
+        sluice_schema_set_origin(s, i, origin) < 0 ||
         (f[i].type == SLUICE_TYPE_DECIMAL &&
          sluice_schema_set_decimal(s, i, f[i].precision, f[i].scale) < 0)) {
       sluice_schema_unref(s);

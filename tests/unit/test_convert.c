@@ -1164,10 +1164,50 @@ static void test_closest(void **state)
   }
 }
 
+/* A zoned timestamp keeps its instant and prints its own wall clock. */
+static void test_timestamp_with_offset(void **state)
+{
+  struct sluice_schema *sc = sluice_schema_new(1);
+  struct sluice_batch *b;
+  struct sluice_buf out = SLUICE_BUF_INIT;
+  size_t row;
+  (void)state;
+
+  sluice_schema_set(sc, 0, "t", SLUICE_TYPE_TIMESTAMP);
+  b = sluice_batch_new(sc, 0, 0);
+  assert_int_equal(sluice_batch_add_row(b, SLUICE_OP_UPSERT, &row), 0);
+  /* 2026-10-09T05:34:56.123456Z, written at +07:00 */
+  assert_int_equal(
+      sluice_batch_set_timestamp_tz(b, row, 0, 1791524096123456LL, 420), 0);
+  assert_int_equal(sluice_value_format(sluice_batch_value(b, row, 0), &out),
+                   0);
+  assert_string_equal(sluice_buf_cstr(&out),
+                      "2026-10-09T12:34:56.123456+07:00");
+  sluice_buf_reset(&out);
+  assert_int_equal(
+      sluice_batch_set_timestamp_tz(b, row, 0, 1791524096000000LL, -480), 0);
+  assert_int_equal(sluice_value_format(sluice_batch_value(b, row, 0), &out),
+                   0);
+  assert_string_equal(sluice_buf_cstr(&out), "2026-10-08T21:34:56-08:00");
+  sluice_buf_reset(&out);
+  /* A plain timestamp after it forgets the offset. */
+  assert_int_equal(sluice_batch_set_timestamp(b, row, 0, 1791524096000000LL),
+                   0);
+  assert_int_equal(sluice_value_format(sluice_batch_value(b, row, 0), &out),
+                   0);
+  assert_string_equal(sluice_buf_cstr(&out), "2026-10-09T05:34:56Z");
+  assert_int_equal(sluice_batch_set_timestamp_tz(b, row, 0, 0, 900),
+                   SLUICE_EINVAL);
+  sluice_buf_free(&out);
+  sluice_batch_unref(b);
+  sluice_schema_unref(sc);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_parse_int64),
+      cmocka_unit_test(test_timestamp_with_offset),
       cmocka_unit_test(test_parse_double_table),
       cmocka_unit_test(test_parse_double_matches_strtod),
       cmocka_unit_test(test_format_double_table),
