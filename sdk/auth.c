@@ -18,6 +18,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "base64.h"
@@ -418,4 +419,16 @@ done:
       out->data[start] = '\0';
   }
   return rc;
+}
+
+/* --- randomness ----------------------------------------------------------- */
+
+int sluice_random_bytes(void *buf, size_t n)
+{
+  if (n > INT_MAX || RAND_bytes(buf, (int)n) != 1) {
+    memset(buf, 0, n);
+    ERR_clear_error();
+    return SLUICE_EIO;
+  }
+  return 0;
 }

@@ -154,6 +154,12 @@ SLUICE_API int sluice_jwt_snowflake_claims(
     const char *account, const char *user, const char *fingerprint, int64_t now,
     int64_t lifetime_s, struct sluice_buf *out, struct sluice_error *err);
 
+/* --- randomness ----------------------------------------------------------- */
+
+/* Fills buf with n bytes from the system's CSPRNG (request ids, nonces).
+ * 0, or SLUICE_EIO when it cannot (buf is then zeroed). */
+SLUICE_API int sluice_random_bytes(void *buf, size_t n);
+
 /* --- application/x-www-form-urlencoded ------------------------------------ */
 
 /* Appends key=value to a form body, with '&' before it when b is not empty

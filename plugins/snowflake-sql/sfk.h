@@ -1,0 +1,182 @@
+/* plugins/snowflake-sql/sfk.h - the snowflake-sql plugin's shared context
+ * and the interfaces between its parts.
+ *
+ *   sfk_plugin.c   the descriptor, config maps, init/fini, check
+ *   sfk_auth.c     the Authorization header: key-pair JWT (signed once,
+ *                  renewed before it expires) or an OAuth token
+ *   sfk_stmt.c     one statement through the SQL API v2: submit, poll the
+ *                  202s, re-sign once on 390144, errors in plain words;
+ *                  partitions and child statements by handle
+ *   sfk_value.c    rowType and cells into sluice values; values into
+ *                  binding text (contract sections 2.5 and 2.6)
+ *   sfk_sql.c      SQL text: identifiers, column types, the DDL, the
+ *                  MERGE and the audit row
+ *   sfk_source.c   the source: a query or a view, partitions one at a time
+ *   sfk_dest.c     the destination: table and drift, staging, MERGE,
+ *                  audit
+ *
+ * Everything runs on the loop thread; nothing blocks; no global state. */
+#ifndef SLUICE_SFK_H
+#define SLUICE_SFK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include <sluice/auth.h>
+#include <sluice/batch.h>
+#include <sluice/buf.h>
+#include <sluice/host.h>
+#include <sluice/plugin.h>
+
+struct sfk_source;
+struct sfk_dest;
+struct sfk_call;
+
+struct sfk_ctx {
+  const struct sluice_host *host;
+  struct sluice_instance *ins;
+
+  /* connection_config, bound by the host */
+  const char *account;
+  const char *url; /* https://<account>.snowflakecomputing.com by default */
+  const char *user;
+  const char *auth_method; /* keypair | oauth */
+  const char *private_key_file;
+  const char *private_key_passphrase;
+  const char *oauth_token;
+  const char *warehouse;
+  const char *database;
+  const char *schema;
+  const char *role;
+  const char *ca_file;
+  int64_t statement_timeout_ms;
+
+  /* config (source) */
+  const char *query;
+  const char *view;
+
+  /* config (destination) */
+  const char *table;
+  const char *write; /* append | merge | replace */
+  struct sluice_strlist key;
+  const char *hard_deletes; /* flag | delete | ignore */
+  const char *del_flag_column;
+  const char *audit_table; /* "" : none */
+  int create_table;
+
+  /* derived at init */
+  char *base_url; /* no trailing '/' */
+  char *rate_key; /* base_url + user: one limiter a connection */
+  char *ca_path;  /* ca_file made absolute */
+  char *key_path; /* private_key_file made absolute */
+
+  /* the session (sfk_auth.c) */
+  struct sluice_pkey *pkey;
+  struct sluice_buf fingerprint; /* "SHA256:..." */
+  struct sluice_buf auth_header; /* "Bearer <jwt>" */
+  int64_t jwt_expires;           /* epoch s; 0: none yet */
+
+  struct sfk_source *src;
+  struct sfk_dest *dst;
+};
+
+/* --- sfk_plugin.c --- */
+char *sfk_absolute(struct sfk_ctx *c, const char *path);
+
+/* --- sfk_auth.c --- */
+/* Checks the auth config and loads the key (init). */
+int sfk_auth_init(struct sfk_ctx *c, struct sluice_error *err);
+/* The Authorization value ("Bearer ..."), signing a new JWT when there is
+ * none, it expires within five minutes, or force is set (after a 390144).
+ * Borrowed until the next call. */
+const char *sfk_auth_header(struct sfk_ctx *c, int force,
+                            struct sluice_error *err);
+/* "KEYPAIR_JWT" or "OAUTH". */
+const char *sfk_auth_token_type(const struct sfk_ctx *c);
+void sfk_auth_free(struct sfk_ctx *c);
+
+/* --- sfk_stmt.c --- */
+/* A finished statement: status 0 with the 200 body (borrowed during the
+ * callback), or a negative code with err. */
+typedef void (*sfk_stmt_cb)(void *arg, int status, json_t *body,
+                            const struct sluice_error *err);
+/* Runs sql.  bindings (stolen; NULL for none) as the contract's
+ * {"1": {"type":..,"value":..}}; nstatements 1 for one statement, else the
+ * exact count of a multi-statement request (bindings must be NULL).  A
+ * 202 is polled until the statement ends.  `what` names the step in
+ * errors ("create table ACCOUNT").  *out (may be NULL) cancels. */
+int sfk_exec(struct sfk_ctx *c, const char *what, const char *sql,
+             json_t *bindings, int nstatements, sfk_stmt_cb cb, void *arg,
+             struct sfk_call **out, struct sluice_error *err);
+/* GETs /api/v2/statements/<handle>[?partition=N] (partition < 0: none): a
+ * further partition ({"data": [...]}) or a child statement's result. */
+int sfk_fetch(struct sfk_ctx *c, const char *what, const char *handle,
+              long partition, sfk_stmt_cb cb, void *arg, struct sfk_call **out,
+              struct sluice_error *err);
+/* Cancels a call; its cb is not called. */
+void sfk_call_cancel(struct sfk_call *call);
+/* The count a DML statement's body reports in its result column named
+ * `column` ("number of rows inserted"), or 0. */
+int64_t sfk_result_count(json_t *body, const char *column);
+
+/* --- sfk_value.c --- */
+/* One result column, from its rowType entry. */
+struct sfk_column {
+  char *name;
+  char *type; /* rowType "type", lower case: fixed, real, text, ... */
+  enum sluice_type stype;
+  int precision, scale;
+};
+/* rowType into columns; fails naming a type it cannot read. */
+int sfk_columns_from_rowtype(json_t *rowtype, struct sfk_column **out,
+                             size_t *n, struct sluice_error *err);
+struct sluice_schema *sfk_columns_schema(const struct sfk_column *col,
+                                         size_t n);
+void sfk_columns_free(struct sfk_column *col, size_t n);
+/* One data row (an array of strings and nulls) appended to b. */
+int sfk_row_to_batch(const struct sfk_column *col, size_t n, json_t *row,
+                     struct sluice_batch *b, struct sluice_error *err);
+/* The binding type for values of type t into a column of Snowflake type
+ * coltype (upper case, "TIMESTAMP_TZ", "NUMBER(38,0)"). */
+const char *sfk_binding_type(enum sluice_type t, const char *coltype);
+/* Appends a non-null value as the binding text of binding type btype. */
+int sfk_binding_text(const struct sluice_value *v, const char *btype,
+                     struct sluice_buf *out);
+
+/* --- sfk_sql.c --- */
+/* The Snowflake column type for a field: from its origin (Salesforce
+ * describe types, contract 5.4) when known, else from its sluice type. */
+const char *sfk_sql_column_type(const struct sluice_field *f, char *buf,
+                                size_t buflen);
+/* 1 when a column of Snowflake type `have` (INFORMATION_SCHEMA DATA_TYPE,
+ * with precision and scale) can take values of field f unchanged. */
+int sfk_sql_type_fits(const struct sluice_field *f, const char *have,
+                      int precision, int scale);
+/* Appends "DB"."SCHEMA"."NAME" (the parts the connection names) quoted. */
+int sfk_sql_table_name(struct sfk_ctx *c, const char *name,
+                       struct sluice_buf *out);
+/* Appends 'text' as a Snowflake string literal; NULL: NULL. */
+int sfk_sql_literal(const char *text, struct sluice_buf *out);
+
+/* --- sfk_source.c --- */
+int sfk_source_start(struct sluice_instance *ins, void *ctx,
+                     const char *checkpoint, struct sluice_error *err);
+void sfk_source_pause(struct sluice_instance *ins, void *ctx);
+void sfk_source_resume(struct sluice_instance *ins, void *ctx);
+void sfk_source_stop(struct sluice_instance *ins, void *ctx);
+void sfk_source_free(struct sfk_ctx *c);
+
+/* --- sfk_dest.c --- */
+int sfk_dest_open(struct sluice_instance *ins, void *ctx,
+                  struct sluice_schema *schema, sluice_done_cb done, void *arg,
+                  struct sluice_error *err);
+int sfk_dest_write(struct sluice_instance *ins, void *ctx,
+                   struct sluice_batch *batch, sluice_done_cb done, void *arg,
+                   struct sluice_error *err);
+int sfk_dest_commit(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
+                    void *arg, struct sluice_error *err);
+void sfk_dest_free(struct sfk_ctx *c);
+
+#endif

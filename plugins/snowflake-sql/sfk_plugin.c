@@ -1,0 +1,256 @@
+/* plugins/snowflake-sql/sfk_plugin.c - the descriptor, the config maps,
+ * init/fini and check. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sluice/quote.h>
+
+#include "sfk.h"
+
+#define SRC SLUICE_CFG_SOURCE
+#define DST SLUICE_CFG_DESTINATION
+#define REQ SLUICE_CFG_REQUIRED
+#define SECRET SLUICE_CFG_SECRET
+
+#ifndef SFK_VERSION
+#define SFK_VERSION "0.1.0"
+#endif
+
+static const struct sluice_config_entry sfk_connection_config[] = {
+    {"account", SLUICE_CFG_STRING, REQ, NULL, NULL,
+     offsetof(struct sfk_ctx, account),
+     "the account identifier: \"MYORG-MYACCOUNT\", or a locator with its "
+     "region \"xy12345.us-east-2.aws\""},
+    {"url", SLUICE_CFG_STRING, 0, NULL, NULL, offsetof(struct sfk_ctx, url),
+     "the service's base URL; default https://<account>."
+     "snowflakecomputing.com"},
+    {"user", SLUICE_CFG_STRING, 0, NULL, NULL, offsetof(struct sfk_ctx, user),
+     "keypair: the login name of the user the public key is set on"},
+    {"auth_method", SLUICE_CFG_ENUM, 0, "keypair", "keypair|oauth",
+     offsetof(struct sfk_ctx, auth_method),
+     "keypair: a JWT signed with private_key_file; oauth: oauth_token"},
+    {"private_key_file", SLUICE_CFG_STRING, 0, NULL, NULL,
+     offsetof(struct sfk_ctx, private_key_file),
+     "keypair: the PEM RSA key (PKCS#8, possibly encrypted), mode 0600"},
+    {"private_key_passphrase", SLUICE_CFG_STRING, SECRET, NULL, NULL,
+     offsetof(struct sfk_ctx, private_key_passphrase),
+     "keypair: the passphrase of an encrypted key"},
+    {"oauth_token", SLUICE_CFG_STRING, SECRET, NULL, NULL,
+     offsetof(struct sfk_ctx, oauth_token), "oauth: the access token"},
+    {"warehouse", SLUICE_CFG_STRING, 0, NULL, NULL,
+     offsetof(struct sfk_ctx, warehouse),
+     "the warehouse statements run on (exact, usually upper case)"},
+    {"database", SLUICE_CFG_STRING, 0, NULL, NULL,
+     offsetof(struct sfk_ctx, database), "the database of the tables"},
+    {"schema", SLUICE_CFG_STRING, 0, NULL, NULL,
+     offsetof(struct sfk_ctx, schema), "the schema of the tables"},
+    {"role", SLUICE_CFG_STRING, 0, NULL, NULL, offsetof(struct sfk_ctx, role),
+     "the role to run as (default: the user's)"},
+    {"ca_file", SLUICE_CFG_STRING, 0, NULL, NULL,
+     offsetof(struct sfk_ctx, ca_file),
+     "a CA bundle to trust instead of the system's (tests)"},
+    {"statement_timeout", SLUICE_CFG_DURATION, 0, "1h", NULL,
+     offsetof(struct sfk_ctx, statement_timeout_ms),
+     "a statement running longer is cancelled by the service"},
+    {NULL, 0, 0, NULL, NULL, 0, NULL}};
+
+static const struct sluice_config_entry sfk_config[] = {
+    {"query", SLUICE_CFG_STRING, SRC, NULL, NULL,
+     offsetof(struct sfk_ctx, query),
+     "source: the SELECT to read (or give view)"},
+    {"view", SLUICE_CFG_STRING, SRC, NULL, NULL, offsetof(struct sfk_ctx, view),
+     "source: a view or table to read whole (or give query)"},
+    {"table", SLUICE_CFG_STRING, DST, NULL, NULL,
+     offsetof(struct sfk_ctx, table),
+     "destination: the table to write (upper-cased, quoted)"},
+    {"write", SLUICE_CFG_ENUM, DST, "merge", "append|merge|replace",
+     offsetof(struct sfk_ctx, write),
+     "destination: merge (upsert on key), append, or replace (load a new "
+     "table, then SWAP it in)"},
+    {"key", SLUICE_CFG_STRLIST, DST, NULL, NULL, offsetof(struct sfk_ctx, key),
+     "destination: the fields rows are matched on: [\"Id\"]"},
+    {"hard_deletes", SLUICE_CFG_ENUM, DST, "flag", "flag|delete|ignore",
+     offsetof(struct sfk_ctx, hard_deletes),
+     "destination: what a DELETE row does: flag (del_flag_column set to "
+     "'Y'; 'N' on live rows), delete (the row goes), ignore"},
+    {"del_flag_column", SLUICE_CFG_STRING, DST, "DEL_FLAG", NULL,
+     offsetof(struct sfk_ctx, del_flag_column),
+     "destination: the hard-delete flag column"},
+    {"audit_table", SLUICE_CFG_STRING, DST, "SLUICE_AUDIT", NULL,
+     offsetof(struct sfk_ctx, audit_table),
+     "destination: a row for every committed run, in the same transaction "
+     "(\"\": none)"},
+    {"create_table", SLUICE_CFG_BOOL, DST, "true", NULL,
+     offsetof(struct sfk_ctx, create_table),
+     "destination: create the table when it does not exist"},
+    {NULL, 0, 0, NULL, NULL, 0, NULL}};
+
+char *sfk_absolute(struct sfk_ctx *c, const char *path)
+{
+  const char *base = c->host->base_dir(c->ins);
+  size_t n;
+  char *out;
+
+  if (path == NULL)
+    return NULL;
+  if (path[0] == '/' || base == NULL)
+    return strdup(path);
+  n = strlen(base) + strlen(path) + 2;
+  if ((out = malloc(n)) != NULL)
+    snprintf(out, n, "%s/%s", base, path);
+  return out;
+}
+
+static int check_config(struct sfk_ctx *c, struct sluice_error *err)
+{
+  struct sluice_buf probe = SLUICE_BUF_INIT;
+  int rc = 0;
+
+  /* Source keys are bound only for a source, destination keys (with
+   * their defaults) only for a destination. */
+  if (c->write == NULL && (c->query != NULL) == (c->view != NULL))
+    return sluice_error_set(err, SLUICE_EINVAL, 0,
+                            "give query or view (one of them)");
+  if (c->write != NULL) {
+    if (c->table == NULL || *c->table == '\0')
+      return sluice_error_set(err, SLUICE_EINVAL, 0,
+                              "table: the destination needs a table");
+    if (strcmp(c->write, "merge") == 0 && c->key.n == 0)
+      return sluice_error_set(err, SLUICE_EINVAL, 0,
+                              "key: write merge needs the key fields");
+    if (strcmp(c->hard_deletes, "delete") == 0 &&
+        strcmp(c->write, "merge") != 0)
+      return sluice_error_set(err, SLUICE_EINVAL, 0,
+                              "hard_deletes delete needs write merge");
+    rc = sluice_sql_quote_ident(c->table, &probe);
+    rc = rc ? rc : sluice_sql_quote_ident(c->del_flag_column, &probe);
+    if (rc < 0) {
+      sluice_buf_free(&probe);
+      return sluice_error_set(err, SLUICE_EINVAL, 0,
+                              "table or del_flag_column: not a name");
+    }
+  }
+  sluice_buf_free(&probe);
+  return 0;
+}
+
+static int sfk_init(struct sluice_instance *ins, const struct sluice_host *host,
+                    void *ctx, struct sluice_error *err)
+{
+  struct sfk_ctx *c = ctx;
+  struct sluice_buf b = SLUICE_BUF_INIT;
+  size_t n;
+  int rc;
+
+  c->host = host;
+  c->ins = ins;
+  if ((rc = check_config(c, err)) < 0)
+    return rc;
+  if (c->url != NULL)
+    rc = sluice_buf_append_str(&b, c->url);
+  else
+    rc = sluice_buf_printf(&b, "https://%s.snowflakecomputing.com", c->account);
+  if (rc < 0)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  n = b.len;
+  while (n > 8 && b.data[n - 1] == '/')
+    n--;
+  if (strncmp(b.data, "https://", 8) != 0) {
+    sluice_buf_free(&b);
+    return sluice_error_set(err, SLUICE_EINVAL, 0,
+                            "url: must start with https://");
+  }
+  c->base_url = strndup(b.data, n);
+  sluice_buf_reset(&b);
+  sluice_buf_printf(&b, "%s %s", c->base_url ? c->base_url : "",
+                    c->user ? c->user : "");
+  c->rate_key = b.data ? strdup(b.data) : NULL;
+  sluice_buf_free(&b);
+  c->ca_path = sfk_absolute(c, c->ca_file);
+  c->key_path = sfk_absolute(c, c->private_key_file);
+  if (!c->base_url || !c->rate_key || (c->ca_file && !c->ca_path) ||
+      (c->private_key_file && !c->key_path))
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  return sfk_auth_init(c, err);
+}
+
+static void sfk_fini(struct sluice_instance *ins, void *ctx)
+{
+  struct sfk_ctx *c = ctx;
+
+  (void)ins;
+  sfk_source_free(c);
+  sfk_dest_free(c);
+  sfk_auth_free(c);
+  free(c->base_url);
+  free(c->rate_key);
+  free(c->ca_path);
+  free(c->key_path);
+}
+
+/* check: sign in and run a statement. */
+struct sfk_check {
+  struct sfk_ctx *c;
+  sluice_done_cb done;
+  void *arg;
+};
+
+static void on_check(void *arg, int status, json_t *body,
+                     const struct sluice_error *err)
+{
+  struct sfk_check *k = arg;
+
+  if (status == 0)
+    SLUICE_LOG_I(k->c->host, k->c->ins,
+                 "signed in (%s) as %s; statement %s ran", k->c->auth_method,
+                 k->c->user ? k->c->user : "(oauth)",
+                 json_string_value(json_object_get(body, "statementHandle")));
+  k->done(k->arg, status, status == 0 ? NULL : err);
+  free(k);
+}
+
+static int sfk_check(struct sluice_instance *ins, void *ctx,
+                     sluice_done_cb done, void *arg, struct sluice_error *err)
+{
+  struct sfk_ctx *c = ctx;
+  struct sfk_check *k = calloc(1, sizeof *k);
+  int rc;
+
+  (void)ins;
+  if (k == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  k->c = c;
+  k->done = done;
+  k->arg = arg;
+  rc = sfk_exec(c, "check", "SELECT 1", NULL, 1, on_check, k, NULL, err);
+  if (rc < 0)
+    free(k);
+  return rc;
+}
+
+static const struct sluice_plugin sfk_plugin = {
+    SLUICE_PLUGIN_HEADER(SLUICE_KIND_SOURCE | SLUICE_KIND_DESTINATION),
+    .name = "snowflake-sql",
+    .version = SFK_VERSION,
+    .description = "Snowflake SQL API v2: reads a query's result partitions; "
+                   "writes by array-bound INSERTs into a staging table and "
+                   "one MERGE",
+    .connection_type = "snowflake",
+    .config = sfk_config,
+    .connection_config = sfk_connection_config,
+    .ctx_size = sizeof(struct sfk_ctx),
+    .init = sfk_init,
+    .fini = sfk_fini,
+    .check = sfk_check,
+    .source_start = sfk_source_start,
+    .source_pause = sfk_source_pause,
+    .source_resume = sfk_source_resume,
+    .source_stop = sfk_source_stop,
+    .dest_open = sfk_dest_open,
+    .dest_write = sfk_dest_write,
+    .dest_commit = sfk_dest_commit,
+};
+
+SLUICE_PLUGIN_DEFINE(sfk_plugin)
