@@ -42,7 +42,7 @@
 #include <sluice/convert.h>
 #include <sluice/quote.h>
 
-#include "sf_rest.h"
+#include "sf.h"
 
 #define SF_COLL_MAX 200
 

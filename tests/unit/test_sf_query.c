@@ -8,7 +8,7 @@
 
 #include <cmocka.h>
 
-#include "sf_rest.h"
+#include "sf.h"
 
 /* sf_query.c names the REST base through sf_api.c; the same one line here
  * keeps the test from pulling in the HTTP and login code. */

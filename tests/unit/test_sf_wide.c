@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "sf_rest.h"
+#include "sf.h"
 
 #define NWIDE 700
 #define NRECS 450 /* three Id chunks of at most 200 */

@@ -6,6 +6,7 @@ request log so tests can assert what the client sent.
 """
 import hmac
 
+import bulk_control
 import composite
 import faults as flt
 import wire
@@ -137,6 +138,9 @@ class Control:
         entries = log.query(since, (query.get("path_prefix") or [None])[0],
                             (query.get("method") or [None])[0])
         return {"requests": entries, "last_seq": log.seq}
+
+    def do_bulk(self, method, rest, query, doc):
+        return bulk_control.handle(self.emu.bulk, method, rest, doc, ControlError)
 
     def do_records(self, method, rest, query, doc):
         if method == "GET":

@@ -359,8 +359,9 @@ TITLES = ["CEO", "CTO", "VP Sales", "Engineer", "Buyer", "Analyst", None]
 
 class SeedConfig:
     def __init__(self, seed=42, accounts=200, contacts=300, opportunities=150, scores=100,
-                 deleted_share=0.02):
+                 deleted_share=0.02, wide=50):
         self.seed = seed
+        self.wide = wide
         self.accounts = accounts
         self.contacts = contacts
         self.opportunities = opportunities
@@ -551,5 +552,38 @@ def seed(store, cfg):
             "Details__c": rng.choice([None, "<p>Rich <b>text</b></p>"]),
         })
         finish(sc, rec, rng.random() < cfg.deleted_share)
+    if "Sluice_Wide__c" in store.tables:
+        _seed_wide(store.tables["Sluice_Wide__c"], cfg, base, finish)
     store.save_seed()
     return user_ids
+
+
+def _seed_wide(table, cfg, base, finish):
+    """Sluice_Wide__c records, from their own random stream so that the
+    other objects' data does not depend on the wide object's size."""
+    rng = random.Random(cfg.seed * 7919 + 13)
+    times = _timeline(rng, cfg.wide)
+    measures = [f for f in table.sobj.fields if f.name.startswith("Measurement_Value_")]
+    for i in range(cfg.wide):
+        rec = base(table, times, i)
+        rec["Name"] = "Wide %d" % (i + 1)
+        for f in measures:
+            t = f.type
+            if t == "boolean":
+                rec[f.name] = rng.random() < 0.5
+                continue
+            if rng.random() < 0.1:
+                rec[f.name] = None
+            elif t == "string":
+                rec[f.name] = "%s r%d %s" % (f.name[18:22], i + 1, rng.choice(ADJ))
+            elif t == "double":
+                rec[f.name] = round(rng.uniform(-1e6, 1e6), 4)
+            elif t == "currency":
+                rec[f.name] = round(rng.uniform(0, 1e9), 2)
+            elif t == "date":
+                rec[f.name] = wire.date_of_ms(rec["CreatedDate"] + rng.randint(0, 900) * 86400000)
+            elif t == "datetime":
+                rec[f.name] = rec["CreatedDate"] + rng.randint(0, 86400 * 90) * 1000
+            else:
+                rec[f.name] = rng.choice(f.picklist)
+        finish(table, rec, rng.random() < cfg.deleted_share)

@@ -74,6 +74,9 @@ class Budget:
         else:
             self.buckets.append([minute, n])
 
+    def add(self, n):
+        self._add(n)
+
     def consume(self):
         if self.used() >= self.max:
             return False
@@ -113,6 +116,7 @@ class RestApi:
         self.max_version = float(max_version)
         self.cursors = collections.OrderedDict()
         self.collections = composite.Collections(store)
+        self.bulk = None            # bulk_jobs.BulkApi, set by sfemu
 
     def reset(self):
         self.cursors.clear()
@@ -175,9 +179,13 @@ class RestApi:
                              "are %s" % (method, ",".join(methods + (("HEAD",) if "GET" in methods else ()))))
             return None
 
+        if self.bulk is not None:
+            self.bulk.tick()        # due Bulk jobs write before anything reads
         if not parts:
             return only("GET") or Response(200, self.resources(version))
         head = parts[0]
+        if head == "jobs" and self.bulk is not None:
+            return self.bulk.handle(req, session, version, parts[1:], method)
         if head == "limits" and len(parts) == 1:
             return only("GET") or Response(200, self.limits())
         if head in ("query", "queryAll") and len(parts) <= 2:
@@ -247,7 +255,7 @@ class RestApi:
 
     def limits(self):
         used = self.budget.used()
-        return {
+        out = {
             "DailyApiRequests": {"Max": self.budget.max, "Remaining": max(self.budget.max - used, 0)},
             "DailyAsyncApexExecutions": {"Max": 250000, "Remaining": 250000},
             "DailyBulkApiBatches": {"Max": 15000, "Remaining": 15000},
@@ -258,6 +266,9 @@ class RestApi:
             "PermissionSets": {"Max": 1500, "Remaining": 1499,
                                "CreateCustom": {"Max": 1000, "Remaining": 999}},
         }
+        if self.bulk is not None:
+            out.update(self.bulk.limits.rest_limits())
+        return out
 
     def describe(self, req, sobj, version):
         headers = [("Last-Modified", wire.http_date(SCHEMA_MODIFIED_MS))]

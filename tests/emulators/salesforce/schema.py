@@ -412,9 +412,45 @@ def build_objects():
     return [account, contact, opportunity, score, user]
 
 
+# Sluice_Wide__c: so many fields that "SELECT <all> FROM Sluice_Wide__c" does
+# not fit in the 16,384-byte URI limit (section 2.1: clients must split the
+# SELECT list).  Types cycle through WIDE_TYPES, so every chunk mixes them.
+WIDE_TYPES = ("string", "double", "currency", "boolean", "date", "datetime", "picklist")
+WIDE_LEVELS = ["Low", "Medium", "High", "Critical"]
+
+
+def wide_field_name(i):
+    return "Measurement_Value_%04d__c" % i
+
+
+def build_wide(n):
+    fields = []
+    for i in range(1, n + 1):
+        t = WIDE_TYPES[(i - 1) % len(WIDE_TYPES)]
+        name, label = wide_field_name(i), "Measurement Value %04d" % i
+        if t == "string":
+            fields.append(Field(name, t, label, length=255))
+        elif t == "double":
+            fields.append(Field(name, t, label, precision=18, scale=4))
+        elif t == "currency":
+            fields.append(Field(name, t, label, precision=16, scale=2))
+        elif t == "boolean":
+            fields.append(Field(name, t, label, nillable=False, defaulted=True, default=False))
+        elif t == "picklist":
+            fields.append(Field(name, t, label, length=255, picklist=WIDE_LEVELS))
+        else:
+            fields.append(Field(name, t, label))
+    return SObject("Sluice_Wide__c", "Sluice Wide", "Sluice Wides", "a0W", fields=(
+        _system_fields("Record") +
+        [Field("Name", "string", "Wide Name", length=80, nillable=False, name_field=True)] +
+        fields + _audit_fields()))
+
+
 class Schema:
-    def __init__(self):
+    def __init__(self, wide_fields=700):
         self.objects = build_objects()
+        if wide_fields > 0:
+            self.objects.append(build_wide(wide_fields))
         self.by_lower = {o.name.lower(): o for o in self.objects}
         self.by_prefix = {o.prefix: o for o in self.objects}
         child_names = {("Account", "ParentId"): "ChildAccounts", ("Contact", "AccountId"): "Contacts",

@@ -3,6 +3,7 @@
 
     python3 sfemu.py --pki DIR [--port 0] [--state-file FILE] [--control-token T]
                      [--accounts N] [--contacts N] [--opportunities N] [--scores N]
+                     [--wide-fields N] [--wide-records N] [--bulk-... see --help]
 
 Serves HTTPS on 127.0.0.1 only and prints one line once it is ready:
     sfemu listening on https://127.0.0.1:PORT
@@ -33,6 +34,9 @@ if HERE not in sys.path:
     sys.path.insert(0, HERE)
 sys.dont_write_bytecode = True      # no __pycache__ in the source tree (make distcheck)
 
+import bulk_ingest       # noqa: E402
+import bulk_jobs         # noqa: E402
+import bulk_query        # noqa: E402
 import control as ctl    # noqa: E402
 import data              # noqa: E402
 import faults as flt     # noqa: E402
@@ -54,7 +58,7 @@ class Emulator:
         self.args = args
         self.lock = threading.RLock()
         self.stop_event = threading.Event()
-        self.schema = sch.Schema()
+        self.schema = sch.Schema(wide_fields=args.wide_fields)
         start_ms = None
         if args.clock_start:
             start_ms = wire.parse_datetime_input(args.clock_start)
@@ -63,7 +67,8 @@ class Emulator:
         self.clock = data.Clock(start_ms, frozen=args.frozen_clock)
         self.store = data.Store(self.schema, self.clock)
         self.seed_cfg = data.SeedConfig(args.seed, args.accounts, args.contacts,
-                                        args.opportunities, args.scores)
+                                        args.opportunities, args.scores,
+                                        wide=args.wide_records)
         user_ids = data.seed(self.store, self.seed_cfg)
         # The seed is long-lived: keep the cyclic GC from walking it again and
         # again while pages are rendered (pauses of 100+ ms at 100k records).
@@ -83,6 +88,8 @@ class Emulator:
         self.budget = rest.Budget(self.clock, args.api_budget)
         self.faults = flt.Faults()
         self.log = flt.RequestLog()
+        self.bulk = bulk_jobs.BulkApi(self.store, self.clock, bulk_jobs.Settings(args),
+                                      {"query": bulk_query, "ingest": bulk_ingest})
         self.oauth = None
         self.rest = None
         self.control = ctl.Control(self)
@@ -104,6 +111,7 @@ class Emulator:
         self.oauth.mint_refresh_token(self.client_id, self.user_id, self.refresh_token)
         self.rest = rest.RestApi(self.store, self.oauth, self.clock, self.budget,
                                  a.max_api_version)
+        self.rest.bulk = self.bulk
 
     def reset(self):
         """Back to the seeded state: data, clock, budget, sessions, cursors,
@@ -121,6 +129,7 @@ class Emulator:
                 app.secret_required_for_refresh = True
             self.oauth.mint_refresh_token(self.client_id, self.user_id, self.refresh_token)
             self.rest.reset()
+            self.bulk.reset()
             self.faults.clear()
             self.log.clear()
         gc.collect()
@@ -158,6 +167,36 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def version_string(self):
         return "sfdcedge"    # what the real edge says in Server:
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals (a request line over 64 KiB, header
+        lines too long or too many, a bad request line): a short plain-text
+        body as from the edge, never the stdlib's HTML page."""
+        self.close_connection = True
+        try:
+            phrase = http.server.BaseHTTPRequestHandler.responses.get(code, ("Error",))[0]
+        except (AttributeError, KeyError):
+            phrase = "Error"
+        body = phrase.encode("latin-1", "replace")
+        try:
+            self.send_response(code, phrase)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Connection", "close")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+                self.wfile.write(body)
+            self.wfile.flush()
+            # Read what the client is still sending (the rest of an over-long
+            # line) before closing: closing with unread data sends a TCP RST,
+            # which can destroy the answer before the client reads it.
+            self.connection.settimeout(0.2)
+            for _ in range(64):
+                if not self.connection.recv(65536):
+                    break
+        except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
+            pass
+
+
     def log_message(self, fmt, *args):
         if self.server.emu.args.verbose:
             sys.stderr.write("sfemu: %s - %s\n" % (self.address_string(), fmt % args))
@@ -169,6 +208,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     # -- request ---------------------------------------------------------------
     def read_body(self):
+        # A Bulk upload may be as large as its limit (and a bit more, so the
+        # API rather than the transport answers one that is too large).
+        cap = max(MAX_BODY, self.server.emu.bulk.settings.upload_limit + (1 << 20))
         te = (self.headers.get("Transfer-Encoding") or "").lower()
         if "chunked" in te:
             chunks, total = [], 0
@@ -180,14 +222,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                         pass
                     break
                 total += size
-                if total > MAX_BODY:
+                if total > cap:
                     raise ValueError("body too large")
                 chunks.append(self.rfile.read(size))
                 self.rfile.readline(3)
             body = b"".join(chunks)
         else:
             n = int(self.headers.get("Content-Length") or 0)
-            if n > MAX_BODY:
+            if n > cap:
                 raise ValueError("body too large")
             body = self.rfile.read(n) if n else b""
         if (self.headers.get("Content-Encoding") or "").lower() == "gzip" and body:
@@ -415,7 +457,20 @@ def parse_args(argv):
     p.add_argument("--contacts", type=int, default=300)
     p.add_argument("--opportunities", type=int, default=150)
     p.add_argument("--scores", type=int, default=100)
+    p.add_argument("--wide-fields", type=int, default=700,
+                   help="custom fields of Sluice_Wide__c (default 700: its all-fields SOQL "
+                   "does not fit in a 16 KiB URL)")
+    p.add_argument("--wide-records", type=int, default=50, help="Sluice_Wide__c records")
     p.add_argument("--api-budget", type=int, default=100000, help="DailyApiRequests Max")
+    p.add_argument("--bulk-upload-limit", type=int, default=100 * 1024 * 1024, metavar="BYTES",
+                   help="largest CSV upload per ingest job (default 100 MiB: 150 MB after "
+                   "base64, section 5.2)")
+    p.add_argument("--bulk-complete-seconds", type=float, default=1.5,
+                   help="emulator-clock seconds after UploadComplete when a Bulk job finishes")
+    p.add_argument("--bulk-complete-polls", type=int, default=3,
+                   help="or after this many polls of its info, if sooner (0: never)")
+    p.add_argument("--bulk-max-records", type=int, default=10000,
+                   help="query result page size when the client gives no maxRecords")
     p.add_argument("--session-timeout", type=float, default=7200,
                    help="seconds of emulator clock a session lives without use")
     p.add_argument("--jwt-max-lifetime", type=float, default=300,

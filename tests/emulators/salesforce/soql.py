@@ -507,6 +507,8 @@ class Query:
         self.count_only = False
         self.count_field = None     # (getter, alias) for COUNT(field)
         self.shape = []             # render tree, see _add_to_shape
+        # Flat (header, field, getter) in SELECT order: Bulk CSV columns.
+        self.columns = []
         self.long_text_custom = 0
         counts = [it for it in ast["items"] if it[0] == "count"]
         if counts:
@@ -535,6 +537,8 @@ class Query:
                 if not hops and field.custom and field.long_text:
                     self.long_text_custom += 1
                 self._add_to_shape(hops, field)
+                self.columns.append((".".join([h.relationship_name for h in hops] + [field.name]),
+                                     field, self.getter(p)))
         self.where = self.compile_cond(ast["where"]) if ast["where"] else None
         self.order = []
         for p, desc, nulls_first in ast["order"]:
@@ -548,6 +552,7 @@ class Query:
                                (not desc) if nulls_first is None else nulls_first))
         self.limit = ast["limit"]
         self.offset = ast["offset"] or 0
+        self.has_offset = ast["offset"] is not None   # Bulk refuses OFFSET, even OFFSET 0
 
     # -- paths ----------------------------------------------------------------
     def resolve(self, path):

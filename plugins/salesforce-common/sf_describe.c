@@ -8,7 +8,7 @@
 #include <sluice/convert.h>
 #include <sluice/quote.h>
 
-#include "sf_rest.h"
+#include "sf.h"
 
 /* Describe "type" -> sluice type (contract section 7).  Numbers with a
  * declared precision are exact DECIMALs with the field's scale. */

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sf_rest.h"
+#include "sf.h"
 
 #define SF_API_MAX_EXTRA 4
 

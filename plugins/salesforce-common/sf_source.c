@@ -32,7 +32,7 @@
 
 #include <sluice/convert.h>
 
-#include "sf_rest.h"
+#include "sf.h"
 
 struct sf_source {
   struct sf_ctx *c;

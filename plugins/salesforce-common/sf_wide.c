@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "sf_rest.h"
+#include "sf.h"
 
 /* URI budget: 16,384 bytes less room for the request line's method and
  * version and the headers (Host, a ~120-byte Bearer token, Accept,

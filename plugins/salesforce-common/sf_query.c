@@ -18,7 +18,7 @@
 #include <sluice/convert.h>
 #include <sluice/quote.h>
 
-#include "sf_rest.h"
+#include "sf.h"
 
 void sf_query_datetime_literal(int64_t us, char *out, size_t outlen)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "sf_rest.h"
+#include "sf.h"
 
 struct sf_login {
   struct sf_ctx *c; /* NULL once cancelled */
