@@ -18,7 +18,8 @@ static const char *const top_keys[] = {
 static const char *const pipeline_keys[] = {
     "name",        "description", "enabled", "schedule", "source",
     "destination", "mapping",     "batch",   NULL};
-static const char *const batch_keys[] = {"rows", "bytes", "in_flight", NULL};
+static const char *const batch_keys[] = {"rows", "bytes", "in_flight",
+                                         "commit_every", NULL};
 static const char *const schedule_keys[] = {"every", "cron", NULL};
 static const char *const mapping_keys[] = {"to", "type", "value", NULL};
 
@@ -172,7 +173,8 @@ static void load_batch(json_t *b, const char *path, struct pipeline *p,
   char sub[512];
 
   if (!json_is_object(b)) {
-    diag_add(d, path, "expected an object with rows, bytes, in_flight");
+    diag_add(d, path,
+             "expected an object with rows, bytes, in_flight, commit_every");
     return;
   }
   check_keys(b, batch_keys, path, d);
@@ -185,6 +187,9 @@ static void load_batch(json_t *b, const char *path, struct pipeline *p,
   if ((v = json_object_get(b, "in_flight")) != NULL)
     p->max_in_flight = size_value(
         v, path_key(sub, sizeof sub, path, "in_flight"), 1, 64, 0, d);
+  if ((v = json_object_get(b, "commit_every")) != NULL)
+    p->commit_every = size_value(
+        v, path_key(sub, sizeof sub, path, "commit_every"), 0, 1000000, 0, d);
 }
 
 static void load_mapping(json_t *m, const char *path, struct diags *d)

@@ -34,6 +34,10 @@ struct pipeline {
   size_t batch_rows;
   size_t batch_bytes;
   size_t max_in_flight;
+  /* Commit (and save the checkpoint) after this many batches written,
+   * not only at the end of the run; 0: at the end only.  Ignored for a
+   * SLUICE_PLUGIN_COMMIT_ONCE destination. */
+  size_t commit_every;
 };
 
 struct pipeline_file {

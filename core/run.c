@@ -51,6 +51,7 @@ struct run {
   int dst_opened;
   int dst_busy; /* a destination call is in flight */
   int dirty;    /* written since the last commit */
+  size_t batches_uncommitted;
   int failed;
   int checking; /* a check ("Save & Test"), not a run */
   int checks_pending;
@@ -235,6 +236,7 @@ static void on_committed(void *arg, int status, const struct sluice_error *err)
     return;
   }
   r->dirty = 0;
+  r->batches_uncommitted = 0;
   r->rows_delivered += r->rows_pending;
   r->rows_deleted += r->deleted_pending;
   r->rows_pending = r->deleted_pending = 0;
@@ -283,6 +285,7 @@ static void on_written(void *arg, int status, const struct sluice_error *err)
   }
   sluice_batch_unref(b);
   r->dirty = 1;
+  r->batches_uncommitted++;
   if (r->src_paused && r->qlen <= r->p->max_in_flight / 2) {
     r->src_paused = 0;
     if (r->src_running)
@@ -313,6 +316,14 @@ static void pump(struct run *r)
     return;
   if (r->failed) {
     try_finish(r);
+    return;
+  }
+  /* A long run commits as it goes (batch.commit_every), so that a kill
+   * loses at most that much work. */
+  if (r->dirty && r->p->commit_every > 0 &&
+      r->batches_uncommitted >= r->p->commit_every &&
+      !(r->dst.desc->flags & SLUICE_PLUGIN_COMMIT_ONCE)) {
+    commit(r);
     return;
   }
   if (r->qlen > 0) {

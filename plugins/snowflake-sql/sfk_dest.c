@@ -65,7 +65,7 @@ struct sfk_dest {
   struct existing_col *have;
   size_t nhave;
   int table_exists;
-  int flag_column_missing;
+  int stage_ready;         /* the staging table exists (a commit drops it) */
   struct sluice_buf drift; /* JSON array text of drift events */
   size_t ndrift;
   int64_t seq, staged, staged_deletes;
@@ -731,7 +731,16 @@ static void on_exec(void *arg, int status, json_t *body,
     sluice_buf_free(&b);
     break;
   case STEP_DDL: rc = start_stage(d, &e); break;
-  case STEP_STAGE: step_done(d, 0, NULL); return;
+  case STEP_STAGE:
+    d->stage_ready = 1;
+    if (d->batch == NULL) { /* open */
+      step_done(d, 0, NULL);
+      return;
+    }
+    rc = insert_rows(d, &e); /* a write after a commit */
+    if (rc == 0)
+      return;
+    break;
   case STEP_INSERT:
     if (d->row_from < sluice_batch_nrows(d->batch))
       rc = insert_rows(d, &e);
@@ -744,6 +753,10 @@ static void on_exec(void *arg, int status, json_t *body,
     /* The MERGE's counts are in its child statement (the second). */
     json_t *h = json_object_get(body, "statementHandles");
     const char *mh = json_string_value(json_array_get(h, 1));
+    d->stage_ready = 0; /* dropped with the commit */
+    d->staged = d->staged_deletes = 0;
+    d->ndrift = 0;
+    sluice_buf_reset(&d->drift);
     rc = save_columns(d, &e);
     if (rc == 0 && mh != NULL && strcmp(c->write, "replace") != 0) {
       d->step = STEP_COUNTS;
@@ -929,6 +942,8 @@ int sfk_dest_write(struct sluice_instance *ins, void *ctx,
     d->timer = c->host->timer_start(c->ins, 0, 0, on_empty_batch, d);
     rc =
         d->timer ? 0 : sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  } else if (!d->stage_ready) {
+    rc = start_stage(d, err); /* then the rows */
   } else {
     rc = insert_rows(d, err);
   }
