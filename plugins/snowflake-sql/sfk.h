@@ -68,7 +68,6 @@ struct sfk_ctx {
 
   /* derived at init */
   char *base_url; /* no trailing '/' */
-  char *rate_key; /* base_url + user: one limiter a connection */
   char *ca_path;  /* ca_file made absolute */
   char *key_path; /* private_key_file made absolute */
 

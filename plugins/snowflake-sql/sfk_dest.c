@@ -226,8 +226,12 @@ static int audit_insert_sql(struct sfk_dest *d, struct sluice_buf *b)
     rc = sfk_sql_literal(c->host->run_id(c->ins), b);
   if (rc == 0)
     rc = sluice_buf_append_str(b, ", ");
-  if (rc == 0)
-    rc = sfk_sql_literal(c->host->instance_name(c->ins), b);
+  if (rc == 0) { /* "pipeline/destination": the pipeline */
+    const char *in = c->host->instance_name(c->ins);
+    char pipeline[256];
+    snprintf(pipeline, sizeof pipeline, "%.*s", (int)strcspn(in, "/"), in);
+    rc = sfk_sql_literal(pipeline, b);
+  }
   if (rc == 0)
     rc = sluice_buf_append_str(b, ", ");
   if (rc == 0)

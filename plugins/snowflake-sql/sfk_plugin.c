@@ -163,14 +163,10 @@ static int sfk_init(struct sluice_instance *ins, const struct sluice_host *host,
                             "url: must start with https://");
   }
   c->base_url = strndup(b.data, n);
-  sluice_buf_reset(&b);
-  sluice_buf_printf(&b, "%s %s", c->base_url ? c->base_url : "",
-                    c->user ? c->user : "");
-  c->rate_key = b.data ? strdup(b.data) : NULL;
   sluice_buf_free(&b);
   c->ca_path = sfk_absolute(c, c->ca_file);
   c->key_path = sfk_absolute(c, c->private_key_file);
-  if (!c->base_url || !c->rate_key || (c->ca_file && !c->ca_path) ||
+  if (!c->base_url || (c->ca_file && !c->ca_path) ||
       (c->private_key_file && !c->key_path))
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   return sfk_auth_init(c, err);
@@ -185,7 +181,6 @@ static void sfk_fini(struct sluice_instance *ins, void *ctx)
   sfk_dest_free(c);
   sfk_auth_free(c);
   free(c->base_url);
-  free(c->rate_key);
   free(c->ca_path);
   free(c->key_path);
 }

@@ -284,7 +284,8 @@ static int send_request(struct sfk_call *k, struct sluice_error *err)
   req.body_len = k->get_path ? 0 : k->body_len;
   req.flags = SLUICE_HTTP_RETRY_SAFE; /* requestId: run at most once */
   req.ca_file = c->ca_path;
-  req.rate_key = c->rate_key;
+  /* No rate key: the SQL API limits concurrency, not a request rate; a
+   * 429 (390505) is retried with backoff by the host. */
   req.timeout_ms = 10u * 60 * 1000; /* a synchronous wait is 45 s at most */
   req.max_buffered = 512u * 1024 * 1024;
   req.on_done = on_http_done;

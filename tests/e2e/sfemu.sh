@@ -10,12 +10,13 @@ command -v curl >/dev/null 2>&1 || { echo "SKIP: no curl"; exit 77; }
 EMU="$TOP_SRCDIR/tests/emulators"
 V=62.0
 
-"$EMU/make-test-pki.sh" "$WORK/pki" >pki.log 2>&1 || { cat pki.log >&2; fail "make-test-pki.sh"; }
+[ -f "$WORK/pki/ca.crt" ] || "$EMU/make-test-pki.sh" "$WORK/pki" >pki.log 2>&1 || { cat pki.log >&2; fail "make-test-pki.sh"; }
 python3 "$EMU/salesforce/sfemu.py" --pki "$WORK/pki" --port 0 \
   --state-file "$WORK/sf.json" --control-token ctl --accounts "${SFEMU_ACCOUNTS:-300}" \
   >emu.out 2>emu.err &
 EMU_PID=$!
-trap 'kill "$EMU_PID" 2>/dev/null; wait "$EMU_PID" 2>/dev/null; rm -rf "$WORK"' EXIT
+# Stops both emulators when both run (sfkemu.sh does the same).
+trap 'kill $EMU_PID ${SFK_PID:-} 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"' EXIT
 i=0
 until grep -q listening emu.out 2>/dev/null; do
   kill -0 "$EMU_PID" 2>/dev/null || { cat emu.err >&2; fail "the emulator did not start"; }
