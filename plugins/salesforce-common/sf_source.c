@@ -24,7 +24,9 @@
  * log no longer reaches (before earliestDateAvailable, or refused with
  * INVALID_REPLICATION_DATE) fails the run: going on would leave deleted
  * records in the destination for ever; the operator must resync in full
- * (delete the checkpoint). */
+ * (delete the checkpoint).  A first run reads everything, so its
+ * checkpoint's "deleted_until" is its own start: the delete log must then
+ * reach back only that far, however old the newest record is. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -579,6 +581,13 @@ int sf_source_start(struct sluice_instance *ins, void *ctx,
   if (checkpoint != NULL && strcmp(c->mode, "incremental") == 0 &&
       (rc = checkpoint_parse(s, checkpoint, err)) < 0)
     return rc;
+  /* A first, full read reflects every deletion before it: the delete log
+   * is needed only from its start (less the lookback, for skew). */
+  if (c->hard_deletes && !s->have_cursor &&
+      strcmp(c->mode, "incremental") == 0) {
+    s->have_deleted_until = 1;
+    s->deleted_until_us = (int64_t)time(NULL) * 1000000;
+  }
   if (s->have_cursor) {
     char lit[40];
     sf_query_datetime_literal(s->cursor_us - c->lookback_ms * 1000, lit,
