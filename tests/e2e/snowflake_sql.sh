@@ -162,11 +162,15 @@ expect_in err.txt 'no usable warehouse: "SLUICE_WH" is suspended'
 sfkctl POST /warehouse '{"state": "STARTED", "auto_resume": true}' >/dev/null
 
 # --- 7. faults: every run completes with the same table -------------------
+# reset_after runs the statement, then drops the connection: the resend
+# carries the same requestId, and the service must not run it twice.
 sq "SELECT * FROM $TABLE.BIG ORDER BY K" >big1.txt
 for fault in \
   '{"kind": "status", "status": 429, "count": 2, "retry_after": 1}' \
   '{"kind": "status", "status": 503, "count": 2}' \
   '{"kind": "reset", "count": 1}' \
+  '{"kind": "reset_after", "count": 2}' \
+  '{"kind": "reset_mid_body", "count": 1}' \
   '{"kind": "stall", "seconds": 2, "count": 1}'; do
   sfkctl DELETE /faults >/dev/null
   sfkctl POST /faults "$fault" >/dev/null || fail "the emulator refused $fault"
