@@ -15,6 +15,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "runlog.h"
+#include "status.h"
 #include "scheduler.h"
 
 #ifndef SLUICE_PLUGIN_DIR
@@ -50,7 +51,8 @@ static void usage(FILE *out)
       "(\"Save & Test\")\n"
       "  run FILE [--once] [--pipeline NAME]\n"
       "                           run pipelines on their schedules (or once)\n"
-      "  status [FILE] [--json]   the last run of each pipeline\n"
+      "  status [FILE] [--json]   each pipeline's last run, checkpoint and "
+      "next run\n"
       "  plugins [--json]         the plugins found, their versions and ABI\n"
       "  describe PLUGIN [--json] a plugin's configuration keys\n"
       "\n"
@@ -308,7 +310,9 @@ static int cmd_status(const char *file, const struct options *o)
               "sluice: %s/runs.jsonl:%zu: not a run record (skipped; "
               "%zu such line%s)\n",
               dir, bad.first_line, bad.count, bad.count == 1 ? "" : "s");
-    if (o->json)
+    if (file != NULL && o->state_dir == NULL)
+      status_print(stdout, &pf, recs, n, o->json);
+    else if (o->json)
       runlog_print_json(stdout, recs, n);
     else if (n == 0)
       printf("no runs recorded in %s/runs.jsonl\n", dir);

@@ -242,7 +242,7 @@ static json_t *runlog_json_count(uint64_t v)
   return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
-static json_t *runlog_record_to_json(const struct run_record *r)
+json_t *runlog_record_to_json(const struct run_record *r)
 {
   char start[40], end[40];
   runlog_format_time(r->start_us, true, start, sizeof start);

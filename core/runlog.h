@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 struct sluice_error;
 
 #define RUNLOG_FILE "runs.jsonl"
@@ -93,5 +95,7 @@ int runlog_print_table(FILE *out, const struct run_record *recs, size_t n);
 /* Prints the records as a JSON array, each in the runs.jsonl form, and a
  * newline.  Returns 0, SLUICE_ENOMEM or SLUICE_EIO. */
 int runlog_print_json(FILE *out, const struct run_record *recs, size_t n);
+/* r as the JSON object runs.jsonl holds (a new reference). */
+json_t *runlog_record_to_json(const struct run_record *r);
 
 #endif /* SLUICE_CORE_RUNLOG_H */

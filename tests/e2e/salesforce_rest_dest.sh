@@ -231,15 +231,29 @@ check_eq "$(nrows out/q6.csv)" 5 "still 5 records after the retries"
 # --- 6. hard deletes through getDeleted ------------------------------------
 ACC=', "object": "Account", "fields": ["Id", "Name"], "mode": "incremental", "hard_deletes": true'
 from_sf hd.json hd "$ACC"
-# The seeded history is 2024-2025: a checkpoint there is older than the
-# delete log (15 days): the second run must say a resync is needed.
+# A first, full run knows every deletion before its start: a second run
+# asks the delete log only from there, although the newest record is from
+# 2024-2025.
 expect_exit 0 "$SLUICE" run hd.json --once
+expect_in state/hd.checkpoint.json "deleted_until"
+cp out/hd.csv hd-full.csv
+expect_exit 0 "$SLUICE" run hd.json --once
+# A checkpoint whose delete window is older than the delete log (15 days:
+# here the seeded 2024 cursor, without its deleted_until) must say a
+# resync is needed.
+python3 - state/hd.checkpoint.json <<'PY'
+import json, sys
+w = json.load(open(sys.argv[1]))
+cp = json.loads(w["checkpoint"]); del cp["deleted_until"]
+w["checkpoint"] = json.dumps(cp)
+open(sys.argv[1], "w").write(json.dumps(w))
+PY
 expect_exit 1 "$SLUICE" run hd.json --once
 expect_in err.txt "a full resync is needed"
 no_token
 # Resync: no checkpoint, one record changed now (the cursor becomes now).
 rm -f state/hd.checkpoint.json
-IDS=$(python3 -c 'import csv,sys; rows=list(csv.DictReader(open(sys.argv[1], newline=""))); print(" ".join(r["Id"] for r in rows[:3]))' out/hd.csv)
+IDS=$(python3 -c 'import csv,sys; rows=list(csv.DictReader(open(sys.argv[1], newline=""))); print(" ".join(r["Id"] for r in rows[:3]))' hd-full.csv)
 set -- $IDS
 ctl POST /records '{"op": "update", "id": "'"$1"'", "fields": {"Description": "now"}}' >/dev/null
 expect_exit 0 "$SLUICE" run hd.json --once

@@ -86,4 +86,17 @@ A=$(sq "SELECT COUNT(*) FROM SLUICE_DB.PUBLIC.SLUICE_AUDIT WHERE PIPELINE = 'acc
 NCHECK=$((NCHECK + 1))
 expect_exit 0 "$SLUICE" status sync.json
 expect_in out.txt account-out
+expect_in out.txt "last run    succeeded"
+expect_in out.txt 'checkpoint  {"cursor":'
+expect_in out.txt "next run    20"
+expect_exit 0 "$SLUICE" status sync.json --json
+python3 - out.txt <<'PY' || fail "status --json"
+import json, sys
+p = json.load(open(sys.argv[1]))[0]
+assert p["pipeline"] == "account-out", p
+assert p["last_run"]["status"] == "succeeded", p
+assert "cursor" in p["checkpoint"] and "deleted_until" in p["checkpoint"], p
+assert p["next_run"].endswith("Z"), p
+PY
+NCHECK=$((NCHECK + 1))
 done_ok
