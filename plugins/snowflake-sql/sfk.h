@@ -156,6 +156,10 @@ int sfk_sql_type_fits(const struct sluice_field *f, const char *have,
 /* Appends "DB"."SCHEMA"."NAME" (the parts the connection names) quoted. */
 int sfk_sql_table_name(struct sfk_ctx *c, const char *name,
                        struct sluice_buf *out);
+/* The statement reading a table's columns (name, type, precision, scale)
+ * from INFORMATION_SCHEMA, in order; it needs the warehouse. */
+int sfk_sql_columns_query(struct sfk_ctx *c, const char *table,
+                          struct sluice_buf *out);
 /* Appends 'text' as a Snowflake string literal; NULL: NULL. */
 int sfk_sql_literal(const char *text, struct sluice_buf *out);
 

@@ -877,34 +877,8 @@ int sfk_dest_open(struct sluice_instance *ins, void *ctx,
                                                 : "a name cannot be quoted");
   }
   /* The table's columns, as the service has them. */
-  {
-    char *t = upper_dup(c->table);
-    if (t == NULL)
-      rc = SLUICE_ENOMEM;
-    if (rc == 0 && c->database && *c->database) {
-      rc = sluice_sql_quote_ident(c->database, &b);
-      rc = rc ? rc : sluice_buf_append_str(&b, ".");
-    }
-    sluice_buf_printf(&name, "%s", sluice_buf_cstr(&b));
-    sluice_buf_reset(&b);
-    rc = rc ? rc
-            : sluice_buf_printf(&b,
-                                "SELECT COLUMN_NAME, DATA_TYPE, "
-                                "NUMERIC_PRECISION, NUMERIC_SCALE FROM "
-                                "%sINFORMATION_SCHEMA.COLUMNS WHERE "
-                                "TABLE_NAME = ",
-                                name.data ? name.data : "");
-    rc = rc ? rc : sfk_sql_literal(t, &b);
-    if (rc == 0 && c->schema && *c->schema) {
-      char *s = upper_dup(c->schema);
-      rc = sluice_buf_append_str(&b, " AND TABLE_SCHEMA = ");
-      rc = rc ? rc : (s ? sfk_sql_literal(s, &b) : SLUICE_ENOMEM);
-      free(s);
-    }
-    rc = rc ? rc : sluice_buf_append_str(&b, " ORDER BY ORDINAL_POSITION");
-    free(t);
-    sluice_buf_free(&name);
-  }
+  sluice_buf_free(&name);
+  rc = sfk_sql_columns_query(c, c->table, &b);
   if (rc < 0) {
     sluice_buf_free(&b);
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");

@@ -185,7 +185,9 @@ static void sfk_fini(struct sluice_instance *ins, void *ctx)
   free(c->key_path);
 }
 
-/* check: sign in and run a statement. */
+/* check: sign in and run a statement that needs the warehouse (SELECT 1
+ * does not: it passes with a suspended one): the destination reads its
+ * table's columns, the source compiles its query with LIMIT 0. */
 struct sfk_check {
   struct sfk_ctx *c;
   sluice_done_cb done;
@@ -196,12 +198,32 @@ static void on_check(void *arg, int status, json_t *body,
                      const struct sluice_error *err)
 {
   struct sfk_check *k = arg;
+  struct sfk_ctx *c = k->c;
+  struct sluice_error e = {0};
 
-  if (status == 0)
-    SLUICE_LOG_I(k->c->host, k->c->ins,
-                 "signed in (%s) as %s; statement %s ran", k->c->auth_method,
-                 k->c->user ? k->c->user : "(oauth)",
-                 json_string_value(json_object_get(body, "statementHandle")));
+  if (status == 0 && c->write != NULL) {
+    size_t n = json_array_size(json_object_get(body, "data"));
+    if (n > 0)
+      SLUICE_LOG_I(c->host, c->ins,
+                   "warehouse %s runs; table %s has %zu "
+                   "columns",
+                   c->warehouse ? c->warehouse : "(default)", c->table, n);
+    else if (c->create_table)
+      SLUICE_LOG_I(c->host, c->ins,
+                   "warehouse %s runs; table %s does not "
+                   "exist yet: the first run creates it",
+                   c->warehouse ? c->warehouse : "(default)", c->table);
+    else {
+      status = sluice_error_set(&e, SLUICE_ENOTFOUND, 0,
+                                "table %s does not exist (create_table is "
+                                "false)",
+                                c->table);
+      err = &e;
+    }
+  } else if (status == 0) {
+    SLUICE_LOG_I(c->host, c->ins, "warehouse %s runs; the query compiles",
+                 c->warehouse ? c->warehouse : "(default)");
+  }
   k->done(k->arg, status, status == 0 ? NULL : err);
   free(k);
 }
@@ -211,6 +233,7 @@ static int sfk_check(struct sluice_instance *ins, void *ctx,
 {
   struct sfk_ctx *c = ctx;
   struct sfk_check *k = calloc(1, sizeof *k);
+  struct sluice_buf sql = SLUICE_BUF_INIT;
   int rc;
 
   (void)ins;
@@ -219,7 +242,28 @@ static int sfk_check(struct sluice_instance *ins, void *ctx,
   k->c = c;
   k->done = done;
   k->arg = arg;
-  rc = sfk_exec(c, "check", "SELECT 1", NULL, 1, on_check, k, NULL, err);
+  if (c->write != NULL)
+    rc = sfk_sql_columns_query(c, c->table, &sql);
+  else if (c->query != NULL) {
+    size_t n = strlen(c->query); /* a final ';' cannot go in parentheses */
+    while (n > 0 && (c->query[n - 1] == ';' || c->query[n - 1] == ' ' ||
+                     c->query[n - 1] == '\n' || c->query[n - 1] == '\t'))
+      n--;
+    rc = sluice_buf_printf(&sql,
+                           "SELECT * FROM (%.*s) AS SLUICE_CHECK LIMIT 0",
+                           (int)n, c->query);
+  }
+  else {
+    rc = sluice_buf_append_str(&sql, "SELECT * FROM ");
+    rc = rc ? rc : sfk_sql_table_name(c, c->view, &sql);
+    rc = rc ? rc : sluice_buf_append_str(&sql, " LIMIT 0");
+  }
+  if (rc < 0)
+    rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  else
+    rc = sfk_exec(c, "check", sluice_buf_cstr(&sql), NULL, 1, on_check, k, NULL,
+                  err);
+  sluice_buf_free(&sql);
   if (rc < 0)
     free(k);
   return rc;

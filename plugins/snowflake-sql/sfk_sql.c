@@ -100,3 +100,39 @@ int sfk_sql_type_fits(const struct sluice_field *f, const char *have,
            strcasecmp(have, "VARIANT") == 0;
   }
 }
+
+int sfk_sql_columns_query(struct sfk_ctx *c, const char *table,
+                          struct sluice_buf *out)
+{
+  char up[256];
+  size_t i;
+  int rc = 0;
+
+  /* Unquoted names are upper case in the catalog, and sluice quotes
+   * every name upper-cased. */
+  for (i = 0; table[i] && i + 1 < sizeof up; i++)
+    up[i] =
+        (table[i] >= 'a' && table[i] <= 'z') ? (char)(table[i] - 32) : table[i];
+  up[i] = '\0';
+  rc = sluice_buf_append_str(out, "SELECT COLUMN_NAME, DATA_TYPE, "
+                                  "NUMERIC_PRECISION, NUMERIC_SCALE FROM ");
+  if (rc == 0 && c->database && *c->database) {
+    rc = sluice_sql_quote_ident(c->database, out);
+    rc = rc ? rc : sluice_buf_append_str(out, ".");
+  }
+  rc = rc ? rc
+          : sluice_buf_append_str(out, "INFORMATION_SCHEMA.COLUMNS WHERE "
+                                       "TABLE_NAME = ");
+  rc = rc ? rc : sfk_sql_literal(up, out);
+  if (rc == 0 && c->schema && *c->schema) {
+    char sch[256];
+    for (i = 0; c->schema[i] && i + 1 < sizeof sch; i++)
+      sch[i] = (c->schema[i] >= 'a' && c->schema[i] <= 'z')
+                   ? (char)(c->schema[i] - 32)
+                   : c->schema[i];
+    sch[i] = '\0';
+    rc = sluice_buf_append_str(out, " AND TABLE_SCHEMA = ");
+    rc = rc ? rc : sfk_sql_literal(sch, out);
+  }
+  return rc ? rc : sluice_buf_append_str(out, " ORDER BY ORDINAL_POSITION");
+}

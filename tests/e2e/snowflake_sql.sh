@@ -53,6 +53,7 @@ csv_to_snow p8.json acc "$TYPES" "$MERGE" \
   "$(sfk_conn "$WORK/pki/client.p8" ', "private_key_passphrase": { "env": "SNOW_PASS" }')"
 expect_exit 0 "$SLUICE" check p8.json
 expect_not_in err.txt "$SNOW_PASS"
+expect_in err.txt "table ACC does not exist yet: the first run creates it"
 # A token the service refuses once (expired): signed again, the run goes on.
 sfkctl POST /tokens/expire '{"count": 1}' >/dev/null
 csv_to_snow acc.json acc "$TYPES" "$MERGE"
@@ -159,6 +160,9 @@ check_eq "$(python3 -c 'import csv; print(sum(1 for _ in csv.DictReader(open("ou
 sfkctl POST /warehouse '{"state": "SUSPENDED", "auto_resume": false}' >/dev/null
 expect_exit 1 "$SLUICE" run read.json --once
 expect_in err.txt 'no usable warehouse: "SLUICE_WH" is suspended'
+# check runs a statement that needs the warehouse, so it sees it too.
+expect_exit 1 "$SLUICE" check read.json
+expect_in out.txt 'no usable warehouse'
 sfkctl POST /warehouse '{"state": "STARTED", "auto_resume": true}' >/dev/null
 
 # --- 7. faults: every run completes with the same table -------------------
