@@ -49,6 +49,9 @@ static void usage(FILE *out)
       "  check FILE [--pipeline NAME]\n"
       "                           connect and authenticate every plugin "
       "(\"Save & Test\")\n"
+      "  reconcile FILE [--pipeline NAME]\n"
+      "                           count the source's records and the "
+      "destination's live rows\n"
       "  run FILE [--once] [--pipeline NAME]\n"
       "                           run pipelines on their schedules (or once)\n"
       "  status [FILE] [--json]   each pipeline's last run, checkpoint and "
@@ -153,6 +156,19 @@ static int cmd_check(const char *path, const struct options *o)
 
   if (rc == 0)
     rc = scheduler_check(&pf, o->pipeline);
+  pipeline_file_free(&pf);
+  plugin_set_free(&set);
+  return rc;
+}
+
+static int cmd_reconcile(const char *path, const struct options *o)
+{
+  struct pipeline_file pf;
+  struct plugin_set set = {0};
+  int rc = open_pipeline_file(path, o, &pf, &set);
+
+  if (rc == 0)
+    rc = scheduler_reconcile(&pf, o->pipeline);
   pipeline_file_free(&pf);
   plugin_set_free(&set);
   return rc;
@@ -428,6 +444,8 @@ int main(int argc, char **argv)
     rc = cmd_run(arg, &o);
   else if (strcmp(cmd, "check") == 0 && arg)
     rc = cmd_check(arg, &o);
+  else if (strcmp(cmd, "reconcile") == 0 && arg)
+    rc = cmd_reconcile(arg, &o);
   else if (strcmp(cmd, "plugins") == 0 && !arg)
     rc = cmd_plugins(&o);
   else if (strcmp(cmd, "describe") == 0 && arg)

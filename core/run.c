@@ -53,8 +53,11 @@ struct run {
   int dirty;    /* written since the last commit */
   size_t batches_uncommitted;
   int failed;
-  int checking; /* a check ("Save & Test"), not a run */
+  int checking; /* a check ("Save & Test") or a reconcile, not a run */
   int checks_pending;
+  int reconciling;  /* counts, not checks */
+  int64_t count[2]; /* source, destination */
+  int counted[2];
   int stopping;
   int finishing;
 
@@ -719,6 +722,95 @@ static void check_instance(struct run *r, struct sluice_instance *ins)
   r->checks_pending++;
   if (ins->desc->check(ins, ins->ctx, on_checked, ins, &err) < 0)
     on_checked(ins, err.code ? err.code : SLUICE_EIO, &err);
+}
+
+/* --- reconcile: both sides counted ------------------------------------- */
+
+static void reconcile_report(struct run *r)
+{
+  char what[256];
+  int64_t diff;
+
+  if (!r->counted[0] || !r->counted[1])
+    return; /* a side failed: it said why */
+  diff = r->count[0] - r->count[1];
+  if (diff == 0)
+    snprintf(what, sizeof what,
+             "source %" PRId64 ", destination %" PRId64 ": they match",
+             r->count[0], r->count[1]);
+  else
+    snprintf(what, sizeof what,
+             "source %" PRId64 ", destination %" PRId64 ": %" PRId64
+             " %s the destination",
+             r->count[0], r->count[1], diff > 0 ? diff : -diff,
+             diff > 0 ? "missing from" : "more in");
+  printf("%-24s %s\n", r->p->name, what);
+  fflush(stdout);
+  if (diff != 0)
+    r->failed = 1;
+}
+
+static void on_counted(void *arg, int status, int64_t count,
+                       const struct sluice_error *err)
+{
+  struct sluice_instance *ins = arg;
+  struct run *r = ins->run;
+  int side = ins == &r->src ? 0 : 1;
+  char what[SLUICE_ERROR_MSG_MAX + 32];
+
+  if (status < 0) {
+    snprintf(what, sizeof what, "cannot count: %s",
+             err && err->message[0] ? err->message : sluice_strerror(status));
+    print_check(ins, what);
+    r->failed = 1;
+  } else {
+    r->count[side] = count;
+    r->counted[side] = 1;
+  }
+  if (--r->checks_pending == 0)
+    reconcile_report(r);
+  try_finish(r);
+}
+
+static void count_instance(struct run *r, struct sluice_instance *ins)
+{
+  struct sluice_error err = {0};
+
+  if (ins->desc->count == NULL) {
+    /* An older plugin (ABI 1.0) or one that cannot count. */
+    print_check(ins, "cannot count: the plugin has no count");
+    r->failed = 1;
+    return;
+  }
+  r->checks_pending++;
+  if (ins->desc->count(ins, ins->ctx, on_counted, ins, &err) < 0)
+    on_counted(ins, err.code ? err.code : SLUICE_EIO, 0, &err);
+}
+
+int run_reconcile(uv_loop_t *loop, struct http_engine *http,
+                  struct pipeline_file *pf, struct pipeline *p,
+                  run_done_cb on_done, void *arg, struct sluice_error *err)
+{
+  struct run *r = run_new(loop, http, pf, p, on_done, arg);
+  int rc;
+
+  if (r == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  r->checking = 1;
+  r->reconciling = 1;
+  rc = init_instances(r, err);
+  if (rc < 0) {
+    destroy_instances(r);
+    uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
+    return rc;
+  }
+  r->checks_pending++;
+  count_instance(r, &r->src);
+  count_instance(r, &r->dst);
+  if (--r->checks_pending == 0)
+    reconcile_report(r);
+  try_finish(r);
+  return 0;
 }
 
 int run_check(uv_loop_t *loop, struct http_engine *http,

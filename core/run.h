@@ -33,6 +33,13 @@ int run_start(uv_loop_t *loop, struct http_engine *http,
 int run_check(uv_loop_t *loop, struct http_engine *http,
               struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
               void *arg, struct sluice_error *err);
+/* `sluice reconcile`: counts the source's records and the destination's
+ * live rows (the plugins' count), prints both and the difference; the run
+ * fails (on_done with RUN_FAILED) when they differ or a side cannot
+ * count. */
+int run_reconcile(uv_loop_t *loop, struct http_engine *http,
+                  struct pipeline_file *pf, struct pipeline *p,
+                  run_done_cb on_done, void *arg, struct sluice_error *err);
 
 /* Asks a run to finish early: the source stops, batches in flight are
  * written and committed, the checkpoint saved. */

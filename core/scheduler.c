@@ -247,7 +247,10 @@ static void on_check_done(void *arg, enum run_status st)
     c->failed = 1;
 }
 
-int scheduler_check(struct pipeline_file *pf, const char *only)
+/* check and reconcile: every pipeline (or only `only`) at once, on one
+ * loop; 0 when each succeeded. */
+static int scheduler_probe(struct pipeline_file *pf, const char *only,
+                           int reconcile)
 {
   struct check_all all = {0, 0};
   struct http_engine *http;
@@ -265,7 +268,8 @@ int scheduler_check(struct pipeline_file *pf, const char *only)
     struct sluice_error err = {0};
     if (only != NULL ? strcmp(p->name, only) != 0 : !p->enabled)
       continue;
-    if (run_check(&loop, http, pf, p, on_check_done, &all, &err) < 0) {
+    if ((reconcile ? run_reconcile : run_check)(
+            &loop, http, pf, p, on_check_done, &all, &err) < 0) {
       char line[SLUICE_ERROR_MSG_MAX + 160];
       snprintf(line, sizeof line, "%-24s %-16s FAILED: %s", p->name, "",
                err.message);
@@ -281,4 +285,14 @@ int scheduler_check(struct pipeline_file *pf, const char *only)
   uv_run(&loop, UV_RUN_DEFAULT);
   uv_loop_close(&loop);
   return all.failed || all.running > 0 ? 1 : 0;
+}
+
+int scheduler_check(struct pipeline_file *pf, const char *only)
+{
+  return scheduler_probe(pf, only, 0);
+}
+
+int scheduler_reconcile(struct pipeline_file *pf, const char *only)
+{
+  return scheduler_probe(pf, only, 1);
 }

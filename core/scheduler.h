@@ -16,4 +16,9 @@ int scheduler_main(struct pipeline_file *pf, const char *only, int once);
  * stdout.  0 when every check passed, 1 otherwise. */
 int scheduler_check(struct pipeline_file *pf, const char *only);
 
+/* `sluice reconcile`: for every pipeline (or only `only`), the source's
+ * record count beside the destination's live rows, one line each.  0 when
+ * every pair matches, 1 otherwise. */
+int scheduler_reconcile(struct pipeline_file *pf, const char *only);
+
 #endif

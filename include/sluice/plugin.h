@@ -52,7 +52,7 @@ extern "C" {
 
 #define SLUICE_PLUGIN_MAGIC 0x534c4350u /* "SLCP" */
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 0
+#define SLUICE_ABI_MINOR 1
 
 #define SLUICE_STRINGIFY_(x) #x
 #define SLUICE_STRINGIFY(x) SLUICE_STRINGIFY_(x)
@@ -121,6 +121,9 @@ enum sluice_plugin_flag {
 
 typedef void (*sluice_done_cb)(void *arg, int status,
                                const struct sluice_error *err);
+/* count's answer: status 0 with the count, or a negative code with err. */
+typedef void (*sluice_count_cb)(void *arg, int status, int64_t count,
+                                const struct sluice_error *err);
 
 struct sluice_plugin {
   /* ---- header: frozen for every major ---- */
@@ -181,7 +184,16 @@ struct sluice_plugin {
   int (*dest_commit)(struct sluice_instance *ins, void *ctx,
                      sluice_done_cb done, void *arg, struct sluice_error *err);
 
-  /* ---- ABI 1.1 and later: append below only ---- */
+  /* ---- ABI 1.1 ---- */
+
+  /* Optional (`sluice reconcile`).  A source: how many records a full read
+   * would give now (its filter applied, deleted records not counted).  A
+   * destination: how many live rows it holds (rows flagged deleted not
+   * counted).  The same rules as every done callback. */
+  int (*count)(struct sluice_instance *ins, void *ctx, sluice_count_cb done,
+               void *arg, struct sluice_error *err);
+
+  /* ---- ABI 1.2 and later: append below only ---- */
 };
 
 /* Size of the 1.0 descriptor: the smallest struct_size the host accepts. */

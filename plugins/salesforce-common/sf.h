@@ -270,6 +270,10 @@ int sf_common_init(struct sluice_instance *ins, const struct sluice_host *host,
                    struct sf_ctx *c, struct sluice_error *err);
 /* fini of what sf_common_init and the source made. */
 void sf_common_fini(struct sf_ctx *c);
+/* count (sf_count.c): SELECT COUNT() of the object, under the source's
+ * filter. */
+int sf_common_count(struct sluice_instance *ins, void *ctx,
+                    sluice_count_cb done, void *arg, struct sluice_error *err);
 /* check: log in, then GET /limits. */
 int sf_common_check(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
                     void *arg, struct sluice_error *err);

@@ -65,6 +65,7 @@ static const struct sluice_plugin sf_plugin = {
     .dest_open = sf_dest_open,
     .dest_write = sf_dest_write,
     .dest_commit = sf_dest_commit,
+    .count = sf_common_count,
 };
 
 SLUICE_PLUGIN_DEFINE(sf_plugin)

@@ -136,6 +136,17 @@ static int check_config(struct sfk_ctx *c, struct sluice_error *err)
   return 0;
 }
 
+static void sfk_release(struct sfk_ctx *c)
+{
+  sfk_source_free(c);
+  sfk_dest_free(c);
+  sfk_auth_free(c);
+  free(c->base_url);
+  free(c->ca_path);
+  free(c->key_path);
+  c->base_url = c->ca_path = c->key_path = NULL;
+}
+
 static int sfk_init(struct sluice_instance *ins, const struct sluice_host *host,
                     void *ctx, struct sluice_error *err)
 {
@@ -168,21 +179,18 @@ static int sfk_init(struct sluice_instance *ins, const struct sluice_host *host,
   c->key_path = sfk_absolute(c, c->private_key_file);
   if (!c->base_url || (c->ca_file && !c->ca_path) ||
       (c->private_key_file && !c->key_path))
-    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  return sfk_auth_init(c, err);
+    rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  else
+    rc = sfk_auth_init(c, err);
+  if (rc < 0) /* fini runs only after a successful init */
+    sfk_release(c);
+  return rc;
 }
 
 static void sfk_fini(struct sluice_instance *ins, void *ctx)
 {
-  struct sfk_ctx *c = ctx;
-
   (void)ins;
-  sfk_source_free(c);
-  sfk_dest_free(c);
-  sfk_auth_free(c);
-  free(c->base_url);
-  free(c->ca_path);
-  free(c->key_path);
+  sfk_release(ctx);
 }
 
 /* check: sign in and run a statement that needs the warehouse (SELECT 1
@@ -249,11 +257,9 @@ static int sfk_check(struct sluice_instance *ins, void *ctx,
     while (n > 0 && (c->query[n - 1] == ';' || c->query[n - 1] == ' ' ||
                      c->query[n - 1] == '\n' || c->query[n - 1] == '\t'))
       n--;
-    rc = sluice_buf_printf(&sql,
-                           "SELECT * FROM (%.*s) AS SLUICE_CHECK LIMIT 0",
+    rc = sluice_buf_printf(&sql, "SELECT * FROM (%.*s) AS SLUICE_CHECK LIMIT 0",
                            (int)n, c->query);
-  }
-  else {
+  } else {
     rc = sluice_buf_append_str(&sql, "SELECT * FROM ");
     rc = rc ? rc : sfk_sql_table_name(c, c->view, &sql);
     rc = rc ? rc : sluice_buf_append_str(&sql, " LIMIT 0");
@@ -262,6 +268,74 @@ static int sfk_check(struct sluice_instance *ins, void *ctx,
     rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   else
     rc = sfk_exec(c, "check", sluice_buf_cstr(&sql), NULL, 1, on_check, k, NULL,
+                  err);
+  sluice_buf_free(&sql);
+  if (rc < 0)
+    free(k);
+  return rc;
+}
+
+/* count (`sluice reconcile`): the source's rows, or the destination
+ * table's live rows (those not flagged deleted). */
+struct sfk_count {
+  sluice_count_cb done;
+  void *arg;
+};
+
+static void on_count(void *arg, int status, json_t *body,
+                     const struct sluice_error *err)
+{
+  struct sfk_count *k = arg;
+  const char *v = json_string_value(
+      json_array_get(json_array_get(json_object_get(body, "data"), 0), 0));
+  struct sluice_error e = {0};
+
+  if (status == 0 && v == NULL) {
+    status = sluice_error_set(&e, SLUICE_EPROTO, 0,
+                              "count: an answer without a count");
+    err = &e;
+  }
+  k->done(k->arg, status, status == 0 ? strtoll(v, NULL, 10) : 0,
+          status == 0 ? NULL : err);
+  free(k);
+}
+
+static int sfk_count(struct sluice_instance *ins, void *ctx,
+                     sluice_count_cb done, void *arg, struct sluice_error *err)
+{
+  struct sfk_ctx *c = ctx;
+  struct sfk_count *k = calloc(1, sizeof *k);
+  struct sluice_buf sql = SLUICE_BUF_INIT;
+  int rc;
+
+  (void)ins;
+  if (k == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  k->done = done;
+  k->arg = arg;
+  rc = sluice_buf_append_str(&sql, "SELECT COUNT(*) FROM ");
+  if (c->write != NULL) {
+    rc = rc ? rc : sfk_sql_table_name(c, c->table, &sql);
+    if (rc == 0 && strcmp(c->hard_deletes, "flag") == 0) {
+      rc = sluice_buf_append_str(&sql, " WHERE COALESCE(");
+      rc = rc ? rc : sluice_sql_quote_ident(c->del_flag_column, &sql);
+      rc = rc ? rc : sluice_buf_append_str(&sql, ", 'N') <> 'Y'");
+    }
+  } else if (c->query != NULL) {
+    size_t n = strlen(c->query);
+    while (n > 0 && (c->query[n - 1] == ';' || c->query[n - 1] == ' ' ||
+                     c->query[n - 1] == '\n' || c->query[n - 1] == '\t'))
+      n--;
+    rc = rc ? rc
+            : sluice_buf_printf(&sql, "(%.*s) AS SLUICE_COUNT", (int)n,
+                                c->query);
+  } else {
+    rc = rc ? rc : sfk_sql_table_name(c, c->view, &sql);
+  }
+  if (rc < 0)
+    rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  else
+    rc = sfk_exec(c, "count", sluice_buf_cstr(&sql), NULL, 1, on_count, k, NULL,
                   err);
   sluice_buf_free(&sql);
   if (rc < 0)
@@ -290,6 +364,7 @@ static const struct sluice_plugin sfk_plugin = {
     .dest_open = sfk_dest_open,
     .dest_write = sfk_dest_write,
     .dest_commit = sfk_dest_commit,
+    .count = sfk_count,
 };
 
 SLUICE_PLUGIN_DEFINE(sfk_plugin)

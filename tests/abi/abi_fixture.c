@@ -1,6 +1,8 @@
 /* tests/abi/abi_fixture.c - plugins built wrong on purpose, one per
  * FIXTURE_* macro, each of which the host must refuse in one clear line
- * (tests/e2e/abi_refusals.sh).  FIXTURE_GOOD is the control: it loads. */
+ * (tests/e2e/abi_refusals.sh).  FIXTURE_GOOD is the control: it loads.
+ * FIXTURE_OLD_MINOR is a plugin built for ABI 1.0: it loads, and the host
+ * reads nothing past its 1.0 descriptor. */
 #include <stddef.h>
 
 #include <sluice/host.h>
@@ -54,6 +56,19 @@ static int fixture_commit(struct sluice_instance *ins, void *ctx,
 }
 #endif
 
+#if defined(FIXTURE_OLD_MINOR)
+#include <stdlib.h>
+/* Past the 1.0 descriptor's end: a host that calls it did not honour
+ * struct_size. */
+static int fixture_count_trap(struct sluice_instance *ins, void *ctx,
+                              sluice_count_cb done, void *arg,
+                              struct sluice_error *err)
+{
+  (void)ins, (void)ctx, (void)done, (void)arg, (void)err;
+  abort();
+}
+#endif
+
 #if defined(FIXTURE_MAJOR2)
 #define NAME "abi-major2"
 #elif defined(FIXTURE_LIES_MAJOR)
@@ -66,6 +81,8 @@ static int fixture_commit(struct sluice_instance *ins, void *ctx,
 #define NAME "abi-short-size"
 #elif defined(FIXTURE_NO_CALLBACKS)
 #define NAME "abi-no-callbacks"
+#elif defined(FIXTURE_OLD_MINOR)
+#define NAME "abi-old-minor"
 #else
 #define NAME "abi-good"
 #endif
@@ -83,11 +100,17 @@ static const struct sluice_plugin fixture = {
 #endif
 #if defined(FIXTURE_NEWER_MINOR)
     .abi_minor = SLUICE_ABI_MINOR + 1,
+#elif defined(FIXTURE_OLD_MINOR)
+    .abi_minor = 0,
 #else
     .abi_minor = SLUICE_ABI_MINOR,
 #endif
 #if defined(FIXTURE_SHORT_SIZE)
     .struct_size = 24,
+#elif defined(FIXTURE_OLD_MINOR)
+    /* What a plugin built against the 1.0 header says of itself: the
+     * host must read nothing past it (count below is a trap). */
+    .struct_size = SLUICE_PLUGIN_SIZE_1_0,
 #else
     .struct_size = sizeof(struct sluice_plugin),
 #endif
@@ -103,6 +126,9 @@ static const struct sluice_plugin fixture = {
     .dest_open = fixture_open,
     .dest_write = fixture_write,
     .dest_commit = fixture_commit,
+#endif
+#if defined(FIXTURE_OLD_MINOR)
+    .count = fixture_count_trap,
 #endif
 };
 

@@ -5,6 +5,9 @@
 
 expect_exit 0 "$SLUICE" plugins --plugin-dir "$ABI_FIXTURES"
 expect_in out.txt "abi-good"
+# Built for ABI 1.0: loads (its descriptor is shorter; the rest reads as
+# zero).
+expect_in out.txt "abi-old-minor"
 expect_in out.txt "csv-file"
 for bad in major2 lies-major newer-minor bad-magic no-entry short-size \
   no-callbacks; do
@@ -12,13 +15,25 @@ for bad in major2 lies-major newer-minor bad-magic no-entry short-size \
   [ "$n" = 1 ] || fail "abi-$bad: expected one line, got $n"
   expect_not_in out.txt "abi-$bad"
 done
-expect_in err.txt "abi-major2.la: refused: built for plugin ABI 2.x (it exports sluice_plugin_v2), this sluice has ABI 1.0"
-expect_in err.txt "abi-lies-major.la: refused: built for plugin ABI 2.0, this sluice has ABI 1.0"
-expect_in err.txt "abi-newer-minor.la: refused: built for plugin ABI 1.1, newer than this sluice's 1.0: upgrade sluice"
+expect_in err.txt "abi-major2.la: refused: built for plugin ABI 2.x (it exports sluice_plugin_v2), this sluice has ABI 1.1"
+expect_in err.txt "abi-lies-major.la: refused: built for plugin ABI 2.1, this sluice has ABI 1.1"
+expect_in err.txt "abi-newer-minor.la: refused: built for plugin ABI 1.2, newer than this sluice's 1.1: upgrade sluice"
 expect_in err.txt "abi-bad-magic.la: refused: not a sluice plugin (bad magic 0x12345678)"
 expect_in err.txt "abi-no-entry.la: refused: not a sluice plugin (no sluice_plugin_v1 symbol)"
 expect_in err.txt "abi-short-size.la: refused: truncated descriptor (24 bytes"
 expect_in err.txt "abi-no-callbacks.la: refused: a destination needs dest_open, dest_write and dest_commit"
+
+# The 1.0 plugin's descriptor ends before count: reconcile must not read
+# past it (the fixture's count aborts), and says it cannot count.
+mkdir -p in && printf 'a\n1\n' >in/a.csv
+cat >old.json <<JSON
+{ "version": 1, "state_dir": "state",
+  "pipelines": [ { "name": "old",
+    "source": { "plugin": "csv-file", "path": "in/*.csv" },
+    "destination": { "plugin": "abi-old-minor", "path": "x" } } ] }
+JSON
+expect_exit 1 "$SLUICE" reconcile old.json --plugin-dir "$ABI_FIXTURES"
+expect_in out.txt "abi-old-minor    cannot count: the plugin has no count"
 
 # Relative plugin directories are never searched (no loading from the cwd).
 mkdir -p rel && cp "$ABI_FIXTURES"/.libs/abi-good.so rel/

@@ -84,6 +84,15 @@ expect_same before.txt after.txt
 A=$(sq "SELECT COUNT(*) FROM SLUICE_DB.PUBLIC.SLUICE_AUDIT WHERE PIPELINE = 'account-out'" | tr -d '[]"')
 [ "$A" -ge 3 ] || fail "audit rows: $A"
 NCHECK=$((NCHECK + 1))
+# --- 5. reconcile: source records against live (unflagged) rows ---------
+expect_exit 0 "$SLUICE" reconcile sync.json
+expect_in out.txt "account-out"
+expect_in out.txt ": they match"
+GONE=$(sq "SELECT ID FROM SLUICE_DB.PUBLIC.ACCOUNT WHERE DEL_FLAG = 'N' ORDER BY ID DESC" | head -1 | tr -d '[]"')
+sq "DELETE FROM SLUICE_DB.PUBLIC.ACCOUNT WHERE ID = '$GONE'" >/dev/null
+expect_exit 1 "$SLUICE" reconcile sync.json
+expect_in out.txt ": 1 missing from the destination"
+
 expect_exit 0 "$SLUICE" status sync.json
 expect_in out.txt account-out
 expect_in out.txt "last run    succeeded"
