@@ -45,6 +45,8 @@ struct http_engine {
   uv_timer_t timer;
   struct limiter *limiters;
   uint64_t rng;
+  size_t active;  /* calls started and not yet freed */
+  int free_later; /* http_engine_free came while calls were active */
 };
 
 struct sock_ctx {
@@ -232,14 +234,25 @@ static void engine_timer_closed(uv_handle_t *h)
   free(e);
 }
 
-void http_engine_free(struct http_engine *e)
+static void engine_release(struct http_engine *e)
 {
-  if (e == NULL)
-    return;
   /* curl closes its cached connections here, through on_socket: the loop
    * must run afterwards for those handles to close. */
   curl_multi_cleanup(e->multi);
   uv_close((uv_handle_t *)&e->timer, engine_timer_closed);
+}
+
+void http_engine_free(struct http_engine *e)
+{
+  if (e == NULL)
+    return;
+  /* A call the core started on its own (a notification) may outlive the
+   * runs: the engine goes when it ends. */
+  if (e->active > 0) {
+    e->free_later = 1;
+    return;
+  }
+  engine_release(e);
 }
 
 /* --- rate limiting
@@ -317,15 +330,20 @@ static void call_free(struct sluice_http_call *c)
   free(c);
 }
 
+static void engine_release(struct http_engine *e);
+
 static void call_timer_closed(uv_handle_t *h)
 {
   struct sluice_http_call *c = h->data;
+  struct http_engine *e = c->e;
   void (*released)(void *) = c->released;
   void *owner = c->owner;
 
   call_free(c);
   if (released != NULL)
     released(owner);
+  if (--e->active == 0 && e->free_later)
+    engine_release(e);
 }
 
 /* Calls on_done, then frees the call (after its timer has closed). */
@@ -763,6 +781,7 @@ int http_start(struct http_engine *e, const struct sluice_http_request *req,
   }
   uv_timer_init(e->loop, &c->timer);
   c->timer.data = c;
+  e->active++;
   if (out != NULL)
     *out = c;
   /* The first attempt starts from the loop too: on_done must never run

@@ -2,9 +2,11 @@
  *
  * One engine per loop: a CURLM driven by curl_multi_socket_action, a
  * uv_poll_t per socket and one uv_timer_t (curl's multi-uv pattern).
- * Lifetime: http_engine_new with the loop; every call has ended (its
- * on_done ran) before http_engine_free, which must run while the loop can
- * still run (closing handles is asynchronous), before uv_loop_close. */
+ * Lifetime: http_engine_new with the loop; http_engine_free must run while
+ * the loop can still run (closing handles is asynchronous), before
+ * uv_loop_close.  Calls still under way then (the core's notifications;
+ * plugins' calls have all ended) finish first, and the engine goes after
+ * the last. */
 #ifndef SLUICE_CORE_HTTP_H
 #define SLUICE_CORE_HTTP_H
 

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cfgbind.h"
+#include "notify.h"
 #include "pipeline.h"
 #include "sluice/buf.h"
 #include "sluice/convert.h"
@@ -13,11 +14,11 @@
 const char *const endpoint_host_keys[] = {"plugin", "connection", NULL};
 
 static const char *const top_keys[] = {
-    "version",   "state_dir", "plugin_path", "connections",
-    "pipelines", "$schema",   "description", NULL};
+    "version", "state_dir",   "plugin_path", "connections", "pipelines",
+    "$schema", "description", "notify",      NULL};
 static const char *const pipeline_keys[] = {
     "name",        "description", "enabled", "schedule", "source",
-    "destination", "mapping",     "batch",   NULL};
+    "destination", "mapping",     "batch",   "notify",   NULL};
 static const char *const batch_keys[] = {"rows", "bytes", "in_flight",
                                          "commit_every", NULL};
 static const char *const schedule_keys[] = {"every", "cron", NULL};
@@ -341,6 +342,9 @@ static void load_pipeline(json_t *pj, size_t i, struct pipeline_file *pf,
     load_schedule(v, path_key(sub, sizeof sub, path, "schedule"), p, d);
   if ((v = json_object_get(pj, "batch")) != NULL)
     load_batch(v, path_key(sub, sizeof sub, path, "batch"), p, d);
+  if ((v = json_object_get(pj, "notify")) != NULL)
+    notify_load(v, path_key(sub, sizeof sub, path, "notify"), pf->base_dir,
+                &p->notify, d);
   v = json_object_get(pj, "source");
   path_key(sub, sizeof sub, path, "source");
   if (v == NULL)
@@ -455,6 +459,8 @@ int pipeline_file_load(const char *path, struct pipeline_file *pf,
   }
   if (conns != NULL)
     load_connections(conns, d);
+  if ((v = json_object_get(root, "notify")) != NULL)
+    notify_load(v, "notify", pf->base_dir, &pf->notify, d);
   pipes = json_object_get(root, "pipelines");
   if (!json_is_array(pipes) || json_array_size(pipes) == 0) {
     diag_add(d, "pipelines",
@@ -587,7 +593,9 @@ void pipeline_file_free(struct pipeline_file *pf)
     free(pf->v[i].mapping_path);
     endpoint_free(&pf->v[i].source);
     endpoint_free(&pf->v[i].destination);
+    notify_free(&pf->v[i].notify);
   }
+  notify_free(&pf->notify);
   for (size_t i = 0; i < pf->nplugin_dirs; i++)
     free(pf->plugin_dirs[i]);
   free(pf->plugin_dirs);

@@ -6,6 +6,8 @@
 
 #include <jansson.h>
 
+#include "notify.h"
+
 #include "diag.h"
 #include "loader.h"
 #include "schedule.h"
@@ -38,6 +40,7 @@ struct pipeline {
    * not only at the end of the run; 0: at the end only.  Ignored for a
    * SLUICE_PLUGIN_COMMIT_ONCE destination. */
   size_t commit_every;
+  struct notify notify; /* url NULL: the file's */
 };
 
 struct pipeline_file {
@@ -49,6 +52,7 @@ struct pipeline_file {
   json_t *root;
   struct pipeline *v;
   size_t n;
+  struct notify notify; /* every pipeline's, unless it has its own */
 };
 
 /* Reads and checks everything that needs no plugin.  Returns 0 when the

@@ -21,6 +21,7 @@
 #include "instance.h"
 #include "log.h"
 #include "mapping.h"
+#include "notify.h"
 #include "run.h"
 #include "sluice/buf.h"
 #include "state.h"
@@ -486,6 +487,7 @@ static void write_run_record(struct run *r, enum run_status status)
   if (runlog_append(r->pf->state_dir, &rec, &err) < 0)
     log_msg(SLUICE_LOG_ERROR, r->p->name, "run record not written: %s",
             err.message);
+  notify_send(r->http, r->p->notify.url ? &r->p->notify : &r->pf->notify, &rec);
   log_msg(SLUICE_LOG_DEBUG, r->p->name,
           "%" PRIu64 " batches; the source was paused %" PRIu64
           " times (the destination was the slower side)",
