@@ -45,7 +45,8 @@ struct http_engine {
   uv_timer_t timer;
   struct limiter *limiters;
   uint64_t rng;
-  size_t active;  /* calls started and not yet freed */
+  size_t active; /* calls started and not yet freed */
+  uint64_t retries;
   int free_later; /* http_engine_free came while calls were active */
 };
 
@@ -297,6 +298,21 @@ void http_budget_report(struct http_engine *e, const char *rate_key,
     l->budget_used = used;
     l->budget_max = max;
   }
+}
+
+uint64_t http_retries(const struct http_engine *e)
+{
+  return e->retries;
+}
+
+void http_budget_foreach(struct http_engine *e,
+                         void (*cb)(void *arg, const char *rate_key,
+                                    int64_t used, int64_t max),
+                         void *arg)
+{
+  for (struct limiter *l = e->limiters; l != NULL; l = l->next)
+    if (l->budget_max > 0)
+      cb(arg, l->key, l->budget_used, l->budget_max);
 }
 
 int http_budget_get(struct http_engine *e, const char *rate_key, int64_t *used,
@@ -572,7 +588,8 @@ static void attempt(struct sluice_http_call *c)
   reset_answer(c);
   if (c->upload != NULL)
     rewind(c->upload);
-  c->resp.pub.attempts++;
+  if (c->resp.pub.attempts++ > 0)
+    c->e->retries++;
   c->state = CALL_RUNNING;
   if (curl_multi_add_handle(c->e->multi, c->easy) != CURLM_OK) {
     fail_later(c, SLUICE_EIO, 0, "curl refused the request");

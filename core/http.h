@@ -35,5 +35,12 @@ void http_budget_report(struct http_engine *e, const char *rate_key,
                         int64_t used, int64_t max);
 int http_budget_get(struct http_engine *e, const char *rate_key, int64_t *used,
                     int64_t *max);
+/* Every key's budget known (metrics). */
+void http_budget_foreach(struct http_engine *e,
+                         void (*cb)(void *arg, const char *rate_key,
+                                    int64_t used, int64_t max),
+                         void *arg);
+/* Attempts sent again after a failure, since the engine started. */
+uint64_t http_retries(const struct http_engine *e);
 
 #endif

@@ -34,6 +34,7 @@ struct options {
   int json;
   const char *pipeline;
   const char *state_dir;
+  const char *metrics;
   const char *plugin_dirs[16];
   size_t nplugin_dirs;
 };
@@ -61,6 +62,8 @@ static void usage(FILE *out)
       "\n"
       "Options:\n"
       "  --plugin-dir DIR         look for plugins in DIR first (repeatable)\n"
+      "  --metrics ADDR:PORT      (run) serve Prometheus metrics on "
+      "http://ADDR:PORT/metrics\n"
       "  --state-dir DIR          (status) where runs.jsonl is\n"
       "  -v, --verbose            debug logging\n"
       "  -q, --quiet              errors only\n"
@@ -142,7 +145,7 @@ static int cmd_run(const char *path, const struct options *o)
   int rc = open_pipeline_file(path, o, &pf, &set);
 
   if (rc == 0)
-    rc = scheduler_main(&pf, o->pipeline, o->once);
+    rc = scheduler_main(&pf, o->pipeline, o->once, o->metrics);
   pipeline_file_free(&pf);
   plugin_set_free(&set);
   return rc;
@@ -348,6 +351,7 @@ static int take_option(int c, struct options *o, enum sluice_log_level *level,
 {
   switch (c) {
   case 'o': o->once = 1; return 0;
+  case 'M': o->metrics = optarg; return 0;
   case 'p': o->pipeline = optarg; return 0;
   case 'j': o->json = 1; return 0;
   case 'S': o->state_dir = optarg; return 0;
@@ -378,6 +382,7 @@ int main(int argc, char **argv)
 {
   static const struct option longopts[] = {
       {"once", no_argument, NULL, 'o'},
+      {"metrics", required_argument, NULL, 'M'},
       {"pipeline", required_argument, NULL, 'p'},
       {"json", no_argument, NULL, 'j'},
       {"plugin-dir", required_argument, NULL, 'P'},

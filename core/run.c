@@ -21,6 +21,7 @@
 #include "instance.h"
 #include "log.h"
 #include "mapping.h"
+#include "metrics.h"
 #include "notify.h"
 #include "run.h"
 #include "sluice/buf.h"
@@ -274,6 +275,7 @@ static void on_written(void *arg, int status, const struct sluice_error *err)
   r->dst_busy = 0;
   r->qhead = (r->qhead + 1) % r->qcap;
   r->qlen--;
+  metrics_in_flight(r->p->name, r->qlen);
   if (status < 0) {
     sluice_batch_unref(b);
     fail(r, err);
@@ -369,6 +371,7 @@ static int queue_push(struct run *r, struct sluice_batch *b)
   }
   r->queue[(r->qhead + r->qlen) % r->qcap] = b;
   r->qlen++;
+  metrics_in_flight(r->p->name, r->qlen);
   return 0;
 }
 
@@ -487,6 +490,8 @@ static void write_run_record(struct run *r, enum run_status status)
   if (runlog_append(r->pf->state_dir, &rec, &err) < 0)
     log_msg(SLUICE_LOG_ERROR, r->p->name, "run record not written: %s",
             err.message);
+  if (!r->checking)
+    metrics_run_done(&rec);
   notify_send(r->http, r->p->notify.url ? &r->p->notify : &r->pf->notify, &rec);
   log_msg(SLUICE_LOG_DEBUG, r->p->name,
           "%" PRIu64 " batches; the source was paused %" PRIu64
@@ -663,6 +668,7 @@ int run_start(uv_loop_t *loop, struct http_engine *http,
     return rc;
   }
   log_msg(SLUICE_LOG_INFO, p->name, "run %s started", r->id);
+  metrics_run_started(p->name);
   if ((rc = load_checkpoint(r, &checkpoint, err)) < 0)
     return start_failed(r, err);
   r->saved_checkpoint = checkpoint;

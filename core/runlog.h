@@ -32,6 +32,7 @@ enum run_status {
   RUN_REJECTED,   /* it finished, but some records were rejected */
   RUN_INTERRUPTED /* it was stopped (SIGTERM) before the end */
 };
+#define RUN_STATUS_COUNT 4
 
 /* "succeeded", "failed", "rejected", "interrupted" (as in the file). */
 const char *run_status_name(enum run_status status);

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "run.h"
 #include "runlog.h"
+#include "metrics.h"
 #include "scheduler.h"
 
 struct slot {
@@ -53,6 +54,7 @@ static void note_status(struct sched *s, enum run_status st)
 
 static void close_all(struct sched *s)
 {
+  metrics_close();
   http_engine_free(s->http);
   s->http = NULL;
   for (size_t i = 0; i < s->n; i++)
@@ -174,7 +176,8 @@ static void load_last_starts(struct sched *s)
   runlog_free_records(recs, n);
 }
 
-int scheduler_main(struct pipeline_file *pf, const char *only, int once)
+int scheduler_main(struct pipeline_file *pf, const char *only, int once,
+                   const char *metrics_addr)
 {
   struct sched s;
   uv_loop_t loop;
@@ -204,6 +207,19 @@ int scheduler_main(struct pipeline_file *pf, const char *only, int once)
     sl->last_start = -1;
     uv_timer_init(&loop, &sl->timer);
     sl->timer.data = sl;
+  }
+  if (metrics_addr != NULL) {
+    struct sluice_error err = {0};
+    if (metrics_serve(&loop, metrics_addr, s.http, &err) < 0) {
+      log_error("%s", err.message);
+      for (size_t i = 0; i < s.n; i++)
+        uv_close((uv_handle_t *)&s.slots[i].timer, NULL);
+      http_engine_free(s.http);
+      uv_run(&loop, UV_RUN_DEFAULT);
+      uv_loop_close(&loop);
+      free(s.slots);
+      return 2;
+    }
   }
   uv_signal_init(&loop, &s.sigterm);
   uv_signal_init(&loop, &s.sigint);

@@ -8,8 +8,10 @@
 
 /* Runs the pipelines of pf (only `only` when not NULL) and returns the
  * program's exit code: 0 all succeeded (or were interrupted), 1 one
- * failed, 3 one finished with rejected records. */
-int scheduler_main(struct pipeline_file *pf, const char *only, int once);
+ * failed, 3 one finished with rejected records.  metrics_addr (or NULL)
+ * serves Prometheus metrics while it runs. */
+int scheduler_main(struct pipeline_file *pf, const char *only, int once,
+                   const char *metrics_addr);
 
 /* `sluice check`: sets up every pipeline's plugins (or only `only`) and
  * asks each to authenticate and make one cheap call; one line a plugin on
