@@ -717,6 +717,19 @@ static void page_end(struct b2_query *q)
     return;
   }
   state_save(q, q->next_locator);
+  if (q->next_locator != NULL && q->last_locator != NULL &&
+      strcmp(q->last_locator, q->locator) == 0 &&
+      q->last_skip == q->page_rows) {
+    /* cur ends with this page: going on means the next page */
+    char *n = strdup(q->next_locator);
+    if (n == NULL) {
+      fail_oom(q);
+      return;
+    }
+    free(q->last_locator);
+    q->last_locator = n;
+    q->last_skip = 0;
+  }
   if (q->next_locator == NULL) {
     extract_done(q);
     return;
