@@ -23,8 +23,9 @@ mkdir -p out
 start=$(date +%s)
 /usr/bin/time -v "$SLUICE" run soak.json --once >soak.out 2>soak.err || { tail -20 soak.err; fail "the soak run failed"; }
 end=$(date +%s)
-rows=$(($(wc -l <out/soak.csv) - 1))
+rows=$(python3 -c 'import csv,sys; print(sum(1 for _ in csv.DictReader(open(sys.argv[1], newline=""))))' out/soak.csv)
 rss=$(sed -n 's/.*Maximum resident set size (kbytes): //p' soak.err)
-echo "soak-bulk2: $rows rows (lines) in $((end - start)) s, peak RSS $rss KiB ($((rss / 1024)) MiB)"
+[ "$rows" = "$SOAK_RECORDS" ] || fail "$rows rows, expected $SOAK_RECORDS"
+echo "soak-bulk2: $rows rows in $((end - start)) s, peak RSS $rss KiB ($((rss / 1024)) MiB)"
 [ "$rss" -lt $((64 * 1024)) ] || fail "peak RSS $rss KiB is over 64 MiB"
 done_ok
