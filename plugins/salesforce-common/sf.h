@@ -313,6 +313,27 @@ int sf_api_request(struct sf_ctx *c, const char *method, const char *path,
                    const struct sluice_http_header *extra_headers,
                    size_t nextra, sf_api_cb cb, void *arg,
                    struct sf_api_call **out, struct sluice_error *err);
+/* What Bulk API 2.0 calls need beyond sf_api_request (zeroed: none). */
+struct sf_api_opts {
+  const char *accept;    /* the Accept header; NULL: application/json */
+  const char *body_file; /* a file sent as the body (copied path) */
+  int raw;               /* a 2xx body is not JSON: cb gets body NULL */
+  int copy_body;         /* the call keeps a copy of body (else borrowed) */
+  /* A 2xx answer's status line and headers (read them with
+   * host->http_header); < 0 cancels.  Error answers never come here. */
+  int (*on_response)(void *arg, const struct sluice_http_response *resp);
+  /* Pieces of a 2xx body, as host on_data (SLUICE_EAGAIN pauses: resume
+   * with sf_api_resume); the body is then not handed to cb. */
+  int (*on_data)(void *arg, const char *data, size_t len);
+};
+int sf_api_request_opts(struct sf_ctx *c, const char *method, const char *path,
+                        const void *body, size_t body_len, uint32_t flags,
+                        const struct sluice_http_header *extra_headers,
+                        size_t nextra, const struct sf_api_opts *opts,
+                        sf_api_cb cb, void *arg, struct sf_api_call **out,
+                        struct sluice_error *err);
+/* Resumes a transfer on_data paused (it may deliver a piece at once). */
+void sf_api_resume(struct sf_api_call *call);
 /* Cancels a call; its cb is not called. */
 void sf_api_cancel(struct sf_api_call *call);
 /* "/services/data/v61.0" */
@@ -330,6 +351,10 @@ int sf_api_error(struct sf_ctx *c, long http_status, const char *body,
 int sf_describe_fields(struct sf_ctx *c, json_t *describe,
                        struct sf_field **out, size_t *nout, int *has_modstamp,
                        struct sluice_error *err);
+/* Sets f's sluice type (type, precision, scale) from a describe "type"
+ * and the field's precision and scale (contract section 7). */
+void sf_describe_map_type(const char *t, int precision, int scale,
+                          struct sf_field *f);
 /* A schema of the fields, in order. */
 struct sluice_schema *sf_describe_schema(const struct sf_field *f, size_t n);
 void sf_fields_free(struct sf_field *f, size_t n);

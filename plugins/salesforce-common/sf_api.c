@@ -28,7 +28,10 @@ struct sf_api_call {
   size_t nextra;
   sf_api_cb cb;
   void *arg;
-  int relogged; /* the one re-login after INVALID_SESSION_ID is spent */
+  struct sf_api_opts opts; /* accept, body_file, raw, streaming */
+  char *body_file;
+  char *body_copy; /* opts.copy_body */
+  int relogged;    /* the one re-login after INVALID_SESSION_ID is spent */
   int logging_in;
   struct sluice_http_call *http;
 };
@@ -44,6 +47,8 @@ static void call_free(struct sf_api_call *a)
     free((char *)a->extra[i].value);
   }
   free(a->path);
+  free(a->body_file);
+  free(a->body_copy);
   free(a);
 }
 
@@ -139,6 +144,33 @@ int sf_api_error(struct sf_ctx *c, long http_status, const char *body,
 
 static int call_send(struct sf_api_call *a, struct sluice_error *err);
 
+/* The caller sees the headers and body of a 2xx answer only: a 401 is
+ * answered by a re-login and a resend, other errors by cb. */
+static int on_api_response(void *arg, const struct sluice_http_response *r)
+{
+  struct sf_api_call *a = arg;
+
+  if (a->c == NULL)
+    return SLUICE_ECANCELED;
+  if (r->status < 200 || r->status > 299 || a->opts.on_response == NULL)
+    return 0;
+  return a->opts.on_response(a->arg, r);
+}
+
+static int on_api_data(void *arg, const char *data, size_t len)
+{
+  struct sf_api_call *a = arg;
+
+  if (a->c == NULL)
+    return SLUICE_ECANCELED;
+  struct sf_ctx *c = a->c;
+  int rc = a->opts.on_data(a->arg, data, len);
+
+  if (rc == 0) /* a paused piece comes again: counted then */
+    c->host->count(c->ins, SLUICE_COUNT_BYTES_IN, (int64_t)len);
+  return rc;
+}
+
 static void call_finish(struct sf_api_call *a, int status, json_t *body,
                         const struct sluice_error *err)
 {
@@ -232,6 +264,10 @@ static void on_api_done(void *arg, int status,
     call_finish(a, rc, NULL, &err);
     return;
   }
+  if (a->opts.raw) { /* CSV streamed through on_data, or an empty 201 */
+    call_finish(a, 0, NULL, NULL);
+    return;
+  }
   j = json_loadb(resp->body ? resp->body : "", resp->body_len, 0, &jerr);
   if (j == NULL) {
     sluice_error_set(&err, SLUICE_EPROTO, 1,
@@ -267,7 +303,7 @@ static int call_send(struct sf_api_call *a, struct sluice_error *err)
   h[0].name = "Authorization";
   h[0].value = sluice_buf_cstr(&c->auth_header);
   h[1].name = "Accept";
-  h[1].value = "application/json";
+  h[1].value = a->opts.accept ? a->opts.accept : "application/json";
   for (i = 0; i < a->nextra; i++)
     h[2 + i] = a->extra[i];
   memset(&req, 0, sizeof req); /* SLUICE_HTTP_REQUEST_INIT trips
@@ -284,6 +320,16 @@ static int call_send(struct sf_api_call *a, struct sluice_error *err)
   req.rate_key = c->rate_key;
   req.timeout_ms = 15u * 60 * 1000; /* REST calls time out at 10 min */
   req.max_buffered = 256u * 1024 * 1024;
+  req.body_file = a->body_file;
+  if (a->opts.on_response != NULL || a->opts.on_data != NULL)
+    req.on_response = on_api_response;
+  if (a->opts.on_data != NULL) {
+    req.on_data = on_api_data;
+    /* A paused transfer (backpressure) may rest for as long as the
+     * destination needs; the whole-exchange limit would cut it. */
+    req.timeout_ms = 0;
+    req.stall_ms = 30u * 60 * 1000;
+  }
   req.on_done = on_api_done;
   req.arg = a;
   rc = c->host->http_request(c->ins, &req, &a->http, err);
@@ -296,6 +342,17 @@ int sf_api_request(struct sf_ctx *c, const char *method, const char *path,
                    const struct sluice_http_header *extra_headers,
                    size_t nextra, sf_api_cb cb, void *arg,
                    struct sf_api_call **out, struct sluice_error *err)
+{
+  return sf_api_request_opts(c, method, path, body, body_len, flags,
+                             extra_headers, nextra, NULL, cb, arg, out, err);
+}
+
+int sf_api_request_opts(struct sf_ctx *c, const char *method, const char *path,
+                        const void *body, size_t body_len, uint32_t flags,
+                        const struct sluice_http_header *extra_headers,
+                        size_t nextra, const struct sf_api_opts *opts,
+                        sf_api_cb cb, void *arg, struct sf_api_call **out,
+                        struct sluice_error *err)
 {
   struct sf_api_call *a;
   size_t i;
@@ -311,9 +368,25 @@ int sf_api_request(struct sf_ctx *c, const char *method, const char *path,
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   }
   a->c = c;
+  if (opts != NULL) {
+    a->opts = *opts;
+    if (opts->body_file != NULL &&
+        (a->body_file = strdup(opts->body_file)) == NULL) {
+      call_free(a);
+      return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+    }
+  }
   a->method = method;
   a->body = body;
   a->body_len = body_len;
+  if (opts != NULL && opts->copy_body && body != NULL) {
+    if ((a->body_copy = malloc(body_len ? body_len : 1)) == NULL) {
+      call_free(a);
+      return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+    }
+    memcpy(a->body_copy, body, body_len);
+    a->body = a->body_copy;
+  }
   a->flags = flags;
   a->cb = cb;
   a->arg = arg;
@@ -342,6 +415,12 @@ int sf_api_get(struct sf_ctx *c, const char *path,
 {
   return sf_api_request(c, "GET", path, NULL, 0, 0, extra_headers, nextra, cb,
                         arg, out, err);
+}
+
+void sf_api_resume(struct sf_api_call *a)
+{
+  if (a != NULL && a->c != NULL && a->http != NULL)
+    a->c->host->http_resume(a->http);
 }
 
 void sf_api_cancel(struct sf_api_call *a)

@@ -12,8 +12,8 @@
 
 /* Describe "type" -> sluice type (contract section 7).  Numbers with a
  * declared precision are exact DECIMALs with the field's scale. */
-static void map_type(const char *t, int precision, int scale,
-                     struct sf_field *f)
+void sf_describe_map_type(const char *t, int precision, int scale,
+                          struct sf_field *f)
 {
   f->type = SLUICE_TYPE_STRING;
   f->precision = f->scale = 0;
@@ -95,8 +95,9 @@ static int add_field(struct sf_field *v, size_t *n, json_t *fd)
     free(v[*n].sf_type);
     return SLUICE_ENOMEM;
   }
-  map_type(type, (int)json_integer_value(json_object_get(fd, "precision")),
-           (int)json_integer_value(json_object_get(fd, "scale")), &v[*n]);
+  sf_describe_map_type(
+      type, (int)json_integer_value(json_object_get(fd, "precision")),
+      (int)json_integer_value(json_object_get(fd, "scale")), &v[*n]);
   (*n)++;
   return 0;
 }

@@ -12,7 +12,7 @@ V=62.0
 
 [ -f "$WORK/pki/ca.crt" ] || "$EMU/make-test-pki.sh" "$WORK/pki" >pki.log 2>&1 || { cat pki.log >&2; fail "make-test-pki.sh"; }
 python3 "$EMU/salesforce/sfemu.py" --pki "$WORK/pki" --port 0 \
-  --state-file "$WORK/sf.json" --control-token ctl --accounts "${SFEMU_ACCOUNTS:-300}" \
+  --state-file "$WORK/sf.json" --control-token ctl --accounts "${SFEMU_ACCOUNTS:-300}" ${EMU_ARGS:-} \
   >emu.out 2>emu.err &
 EMU_PID=$!
 # Stops both emulators when both run (sfkemu.sh does the same).
