@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <sluice/quote.h>
 
@@ -91,26 +92,125 @@ void sf_common_fini(struct sf_ctx *c)
 }
 
 /* check: log in, then one cheap call (the org's limits). */
+/* check: log in and read /limits, then describe the object: it exists,
+ * the named fields exist (a source), the External ID field exists and is
+ * one (an upsert), the object can be written (a destination). */
 struct sf_check {
   struct sf_ctx *c;
   sluice_done_cb done;
   void *arg;
 };
 
+static void check_end(struct sf_check *k, int status,
+                      const struct sluice_error *err)
+{
+  k->done(k->arg, status, status == 0 ? NULL : err);
+  free(k);
+}
+
+static json_t *describe_field(json_t *describe, const char *name)
+{
+  json_t *f;
+  size_t i;
+
+  json_array_foreach(json_object_get(describe, "fields"), i, f)
+  {
+    const char *n = json_string_value(json_object_get(f, "name"));
+    if (n != NULL && strcasecmp(n, name) == 0)
+      return f;
+  }
+  return NULL;
+}
+
+static void on_check_describe(void *arg, int status, json_t *body,
+                              const struct sluice_error *err)
+{
+  struct sf_check *k = arg;
+  struct sf_ctx *c = k->c;
+  struct sluice_error e = {0};
+  json_t *f;
+  size_t i;
+
+  if (status < 0) {
+    e = *err;
+    if (status == SLUICE_ENOTFOUND)
+      sluice_error_prefix(&e,
+                          "object %s does not exist or is not visible "
+                          "to this user",
+                          c->object);
+    check_end(k, status, &e);
+    return;
+  }
+  for (i = 0; c->mode != NULL && i < c->fields.n; i++)
+    if (describe_field(body, c->fields.v[i]) == NULL) {
+      sluice_error_set(&e, SLUICE_ENOTFOUND, 0,
+                       "%s has no field %s (or this user cannot read it)",
+                       c->object, c->fields.v[i]);
+      check_end(k, e.code, &e);
+      return;
+    }
+  if (c->operation != NULL) {
+    const char *need = strcmp(c->operation, "insert") == 0   ? "createable"
+                       : strcmp(c->operation, "upsert") == 0 ? "createable"
+                       : strcmp(c->operation, "update") == 0 ? "updateable"
+                                                             : "deletable";
+    if (!json_is_true(json_object_get(body, need))) {
+      sluice_error_set(&e, SLUICE_EAUTH, 0,
+                       "this user cannot %s %s records (describe: %s is "
+                       "false)",
+                       c->operation, c->object, need);
+      check_end(k, e.code, &e);
+      return;
+    }
+  }
+  if (c->operation != NULL && strcmp(c->operation, "upsert") == 0 &&
+      c->external_id != NULL && strcasecmp(c->external_id, "Id") != 0) {
+    f = describe_field(body, c->external_id);
+    if (f == NULL || !(json_is_true(json_object_get(f, "externalId")) ||
+                       json_is_true(json_object_get(f, "idLookup")))) {
+      sluice_error_set(&e, SLUICE_ENOTFOUND, 0,
+                       "%s.%s %s: upsert needs an External ID field", c->object,
+                       c->external_id,
+                       f ? "is not an External ID field" : "does not exist");
+      check_end(k, e.code, &e);
+      return;
+    }
+  }
+  SLUICE_LOG_I(c->host, c->ins, "%s: %zu fields visible", c->object,
+               json_array_size(json_object_get(body, "fields")));
+  check_end(k, 0, NULL);
+}
+
 static void on_check_limits(void *arg, int status, json_t *body,
                             const struct sluice_error *err)
 {
   struct sf_check *k = arg;
+  struct sf_ctx *c = k->c;
   json_t *d = json_object_get(body, "DailyApiRequests");
+  struct sluice_buf path = SLUICE_BUF_INIT;
+  struct sluice_error e = {0};
+  int rc;
 
-  if (status == 0 && json_is_object(d))
-    SLUICE_LOG_I(k->c->host, k->c->ins,
+  if (status < 0) {
+    check_end(k, status, err);
+    return;
+  }
+  if (json_is_object(d))
+    SLUICE_LOG_I(c->host, c->ins,
                  "logged in (%s); daily API requests remaining: %lld of %lld",
-                 k->c->auth_flow,
+                 c->auth_flow,
                  (long long)json_integer_value(json_object_get(d, "Remaining")),
                  (long long)json_integer_value(json_object_get(d, "Max")));
-  k->done(k->arg, status, status == 0 ? NULL : err);
-  free(k);
+  rc = sf_api_base(c, &path);
+  rc = rc ? rc : sluice_buf_printf(&path, "/sobjects/%s/describe", c->object);
+  if (rc < 0)
+    rc = sluice_error_set(&e, SLUICE_ENOMEM, 0, "out of memory");
+  else
+    rc = sf_api_get(c, sluice_buf_cstr(&path), NULL, 0, on_check_describe, k,
+                    NULL, &e);
+  sluice_buf_free(&path);
+  if (rc < 0)
+    check_end(k, rc, &e);
 }
 
 int sf_common_check(struct sluice_instance *ins, void *ctx, sluice_done_cb done,

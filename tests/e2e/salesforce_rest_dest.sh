@@ -70,6 +70,18 @@ T-005,3,F,five@example.com,2026-01-06,true
 CSV
 MAP='"mapping": { "key": "Ext_Id__c" }'
 to_sf up.json up scores.csv ', "operation": "upsert", "external_id": "Ext_Id__c"' "$MAP"
+# check: the object, the rights and the External ID field, before a run.
+expect_exit 0 "$SLUICE" check up.json
+expect_in err.txt "Sluice_Score__c: "
+to_sf badext.json up scores.csv ', "operation": "upsert", "external_id": "Name"' "$MAP"
+expect_exit 1 "$SLUICE" check badext.json
+expect_in out.txt "Sluice_Score__c.Name is not an External ID field"
+to_sf noext.json up scores.csv ', "operation": "upsert", "external_id": "Nope__c"' "$MAP"
+expect_exit 1 "$SLUICE" check noext.json
+expect_in out.txt "Sluice_Score__c.Nope__c does not exist"
+sed 's/"object": "Sluice_Score__c"/"object": "Nope__c"/' up.json >noobj.json
+expect_exit 1 "$SLUICE" check noobj.json
+expect_in out.txt "object Nope__c does not exist or is not visible"
 ctl DELETE /requests >/dev/null
 expect_exit 0 "$SLUICE" run up.json --once
 no_token
