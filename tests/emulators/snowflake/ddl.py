@@ -7,6 +7,7 @@ import time
 
 import errors
 import sftypes as T
+import stage
 from catalog import Column, Table, display, quote
 from errors import SqlError
 from sftypes import Col
@@ -69,6 +70,10 @@ def do_create(self, toks, types, rows):
     what = toks[i].value
     if what in ("SCHEMA", "DATABASE"):
         return _create_container(self, toks, i + 1, what, replace)
+    if what == "STAGE":
+        return stage.create_stage(self, toks, i + 1, replace, kind == "TEMPORARY")
+    if what == "STORAGE":
+        return stage.create_integration(self, toks, i + 1, replace)
     if what != "TABLE":
         raise errors.unsupported("CREATE %s" % what)
     self._ddl()
@@ -263,6 +268,8 @@ def _drop_database(self, db):
 
 def do_drop(self, toks, types, rows):
     what = toks[1].value
+    if what == "STAGE":
+        return stage.drop_stage(self, toks, 2)
     if what not in ("TABLE", "SCHEMA", "DATABASE"):
         raise errors.unsupported("DROP %s" % what)
     self._ddl()
@@ -555,15 +562,8 @@ def do_describe(self, toks, types, rows):
 
 
 def do_copy(self, toks, types, rows):
-    if not toks[1].is_kw("INTO"):
-        raise errors.syntax(toks[1].text, toks[1].line, toks[1].col)
-    parts, i = _name(toks, 2)
-    self.resolve_table(parts, verb="COPY", kind="table")
-    self._require_warehouse()
-    if not (i + 2 < len(toks) and toks[i].is_kw("FROM") and toks[i + 1].text == "@"
-            and toks[i + 2].text == "~"):
-        raise errors.unsupported("COPY INTO from anything but the (always empty) user stage @~")
-    return _status("Copy executed with 0 files processed.")
+    import copyinto            # COPY INTO from stages: copyinto.py
+    return copyinto.do_copy(self, toks, types, rows)
 
 
 # ---------------------------------------------------------------------------

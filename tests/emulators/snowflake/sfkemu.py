@@ -61,6 +61,15 @@ class Emulator:
         self.control = ctl.Control(self)
         self.stop_event = threading.Event()
         self.port = None
+        self.s3_server = self.s3_info = None
+        self.engine.s3 = None
+        if args.s3:                 # the S3 emulator in this process (../s3/s3emu.py)
+            sys.path.insert(0, os.path.join(HERE, "..", "s3"))
+            import s3emu
+            self.s3_server, self.engine.s3, self.s3_info = s3emu.start_server(
+                args.pki, args.s3_port, args.s3_region, s3emu.credentials_from(args, "s3_"),
+                args.s3_bucket or ["sluice-stage"], args.s3_control_token or self.control_token,
+                args.s3_virtual_host_suffix, args.verbose)
         self.reset()
 
     def reset(self):
@@ -78,6 +87,28 @@ class Emulator:
         self.auth.reset()
         self.faults.clear()
         self.log.clear()
+        self.reset_stages()
+
+    def reset_stages(self):
+        """No stages but the --stage ones, no load metadata; the in-process S3
+        store back to its buckets and credentials."""
+        import stage
+        import sqllex
+        with self.engine.lock:
+            self.engine.conn.execute("DROP TABLE IF EXISTS sfk_load_history")
+            self.engine.stages, self.engine.integrations = {}, {}
+            ff = {}
+            if self.args.stage_file_format:
+                ff, _ = stage.parse_value(sqllex.tokenize("(%s)" % self.args.stage_file_format), 0)
+            for spec in self.args.stage or []:
+                name, sep, url = spec.partition("=")
+                if not sep or not url.startswith("s3://"):
+                    raise SystemExit("--stage wants [DB.SCHEMA.]NAME=s3://bucket/prefix/")
+                parts = [p[1:-1] if p.startswith('"') else p.upper() for p in name.split(".")]
+                key = tuple([self.database, self.schema][:3 - len(parts)] + parts)
+                self.engine.stages[key] = stage.Stage(key, url, "SFKEMU_S3", None, ff)
+        if self.engine.s3 is not None:
+            self.engine.s3.reset()
 
     def warehouse_ok(self, name):
         """Can a statement that needs compute run on warehouse `name`?  A
@@ -115,6 +146,8 @@ class Emulator:
             "oauth_token": self.oauth_token,
             "partition_rows": self.settings["partition_rows"],
             "sync_wait_seconds": self.settings["sync_wait_seconds"],
+            "s3": self.s3_info() if self.s3_info else None,
+            "stages": [".".join(k) for k in sorted(getattr(self.engine, "stages", {}) or {})],
         }
 
 
@@ -311,7 +344,20 @@ def parse_args(argv):
     p.add_argument("--default-timeout", type=int, default=172800,
                    help="STATEMENT_TIMEOUT_IN_SECONDS when the body has no timeout")
     p.add_argument("--db", help="SQLite file for the store (default: in memory)")
+    p.add_argument("--s3", action="store_true",
+                   help="run the S3 emulator (../s3/s3emu.py) in this process for stages")
+    p.add_argument("--s3-port", type=int, default=0, help="its port (default: a free one)")
+    p.add_argument("--s3-control-token", help="its control token (default: --control-token)")
+    p.add_argument("--stage", action="append",
+                   help="pre-created external stage [DB.SCHEMA.]NAME=s3://bucket/prefix/ "
+                        "(repeatable; trusted like a STORAGE_INTEGRATION)")
+    p.add_argument("--stage-file-format",
+                   help="FILE_FORMAT options of the --stage stages, e.g. \"TYPE = CSV "
+                        "SKIP_HEADER = 1\"")
     p.add_argument("--verbose", action="store_true")
+    sys.path.insert(0, os.path.join(HERE, "..", "s3"))
+    import s3emu
+    s3emu.add_arguments(p, "s3-")
     return p.parse_args(argv)
 
 
@@ -340,6 +386,9 @@ def main(argv=None):
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
+        if emu.s3_server is not None:
+            emu.s3_server.shutdown()
+            emu.s3_server.server_close()
     return 0
 
 

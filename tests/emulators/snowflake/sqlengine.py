@@ -23,7 +23,8 @@ message says "... is not supported by the Sluice Snowflake emulator"):
         | DROP DEFAULT
   DROP TABLE [IF EXISTS] t; CREATE|DROP SCHEMA|DATABASE [IF [NOT] EXISTS] n
   SHOW TABLES|SCHEMAS|DATABASES|WAREHOUSES [LIKE '..'] [IN ...]; DESC[RIBE] TABLE t
-  COPY INTO t FROM @~/... (the user stage is always empty: "0 files processed")
+  COPY INTO t FROM @stage/path | 's3://..' (S3 stages, copyinto.py; @~ and internal
+        stages are always empty: "0 files processed"); CREATE/DROP STAGE (stage.py)
   BEGIN, START TRANSACTION, COMMIT, ROLLBACK, USE, ALTER SESSION (the API
         refuses them alone; inside a multi-statement request they work)
 A request is one session: temporary tables and an open transaction end with
@@ -556,6 +557,8 @@ class Engine:
         else:
             table, _ = self._target(toks, i, "TRUNCATE")
         self.sql("DELETE FROM %s" % quote(table.physical))
+        import copyinto
+        copyinto.forget_loads(self, table)          # TRUNCATE forgets COPY load metadata
         return status_result("Statement executed successfully.")
 
     # -- MERGE ------------------------------------------------------------------------------

@@ -674,5 +674,12 @@ class ControlTest(Base):
         self.assertEqual(status, 422)
 
 
+def load_tests(loader, tests, pattern):
+    """Also run the stage/COPY tests (test_stage.py: its own sfkemu --s3)."""
+    import test_stage
+    tests.addTests(loader.loadTestsFromModule(test_stage))
+    return tests
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=1)
