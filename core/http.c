@@ -70,6 +70,7 @@ struct sluice_http_call {
   CURL *easy;
   struct curl_slist *hdrs;
   char *method, *url, *ca_file, *rate_key, *body_file;
+  char *aws_sigv4, *aws_key, *aws_secret; /* secrets: wiped when freed */
   const void *body;
   size_t body_len;
   uint32_t flags, timeout_ms, stall_ms;
@@ -343,6 +344,12 @@ static void call_free(struct sluice_http_call *c)
   free(c->ca_file);
   free(c->rate_key);
   free(c->body_file);
+  free(c->aws_sigv4);
+  free(c->aws_key);
+  if (c->aws_secret != NULL) {
+    memset(c->aws_secret, 0, strlen(c->aws_secret));
+    free(c->aws_secret);
+  }
   free(c);
 }
 
@@ -706,6 +713,11 @@ static int setup_easy(struct sluice_http_call *c,
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
   if (c->ca_file != NULL)
     curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
+  if (c->aws_sigv4 != NULL) {
+    curl_easy_setopt(h, CURLOPT_AWS_SIGV4, c->aws_sigv4);
+    curl_easy_setopt(h, CURLOPT_USERNAME, c->aws_key);
+    curl_easy_setopt(h, CURLOPT_PASSWORD, c->aws_secret);
+  }
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
   if (c->timeout_ms > 0)
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
@@ -767,6 +779,20 @@ int http_start(struct http_engine *e, const struct sluice_http_request *req,
   c->ca_file = dup_or_null(req->ca_file);
   c->rate_key = dup_or_null(req->rate_key);
   c->body_file = dup_or_null(req->body_file);
+  if (req->struct_size >=
+          offsetof(struct sluice_http_request, aws_secret_access_key) +
+              sizeof(const char *) &&
+      req->aws_sigv4 != NULL) {
+    c->aws_sigv4 = strdup(req->aws_sigv4);
+    c->aws_key = dup_or_null(req->aws_access_key_id);
+    c->aws_secret = dup_or_null(req->aws_secret_access_key);
+    if (!c->aws_sigv4 || !c->aws_key || !c->aws_secret) {
+      call_free(c);
+      return sluice_error_set(err, SLUICE_EINVAL, 0,
+                              "http_request: aws_sigv4 needs "
+                              "aws_access_key_id and aws_secret_access_key");
+    }
+  }
   c->easy = curl_easy_init();
   if (!c->method || !c->url || !c->easy || (req->ca_file && !c->ca_file) ||
       (req->rate_key && !c->rate_key) || (req->body_file && !c->body_file)) {

@@ -115,6 +115,18 @@ struct sluice_http_request {
                   const struct sluice_http_response *resp,
                   const struct sluice_error *err);
   void *arg;
+
+  /* ---- ABI 1.1 (read only when struct_size covers them) ---- */
+
+  /* AWS Signature V4, as curl's CURLOPT_AWS_SIGV4 ("aws:amz:REGION:s3":
+   * give the region and the service), signed with aws_access_key_id and
+   * aws_secret_access_key (copied; never logged).  A session token goes
+   * in an "x-amz-security-token" header, and a streamed body needs an
+   * "x-amz-content-sha256: UNSIGNED-PAYLOAD" header (some curl versions
+   * add none and S3 then refuses the request). */
+  const char *aws_sigv4;
+  const char *aws_access_key_id;
+  const char *aws_secret_access_key;
 };
 
 #define SLUICE_HTTP_REQUEST_INIT                                               \

@@ -416,6 +416,28 @@ static int stop_server(void **state)
   return 0;
 }
 
+/* aws_sigv4: curl signs the request; the secret never travels. */
+static void aws_sigv4_signs(void **state)
+{
+  struct sluice_http_header h[] = {
+      {"x-amz-content-sha256", "UNSIGNED-PAYLOAD"}};
+  struct sluice_http_request req = {.headers = h,
+                                    .nheaders = 1,
+                                    .body = "data",
+                                    .body_len = 4,
+                                    .aws_sigv4 = "aws:amz:eu-west-1:s3",
+                                    .aws_access_key_id = "AKIDEXAMPLE",
+                                    .aws_secret_access_key = "s3cr3t-key"};
+  struct result res = {0};
+  (void)state;
+  request("PUT", "/echo", &req, &res);
+  assert_int_equal(res.http, 200);
+  assert_non_null(strstr(res.body, "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/"));
+  assert_non_null(strstr(res.body, "/eu-west-1/s3/aws4_request"));
+  assert_non_null(strstr(res.body, "X-Amz-Date"));
+  assert_null(strstr(res.body, "s3cr3t-key"));
+}
+
 /* The budget of a rate key is the process's: what one caller reports,
  * another reads, plus every request sent with the key since. */
 static void budget_is_shared_by_rate_key(void **state)
@@ -457,6 +479,7 @@ int main(void)
       cmocka_unit_test(tls_is_verified),
       cmocka_unit_test(rate_limit_paces_requests),
       cmocka_unit_test(budget_is_shared_by_rate_key),
+      cmocka_unit_test(aws_sigv4_signs),
   };
   log_setup(SLUICE_LOG_ERROR, LOG_FORMAT_TEXT);
   return cmocka_run_group_tests(tests, start_server, stop_server);
