@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mapping.h"
 #include "metrics.h"
+#include "progress.h"
 #include "notify.h"
 #include "run.h"
 #include "sluice/buf.h"
@@ -70,7 +71,7 @@ struct run {
   /* Written, then committed: only committed rows count as written. */
   uint64_t rows_pending, deleted_pending, rows_delivered, rows_deleted;
   uint64_t batches, pauses; /* where time goes: many pauses = slow sink */
-  uint64_t src_counts[4], dst_counts[4]; /* kept from the instances' end */
+  uint64_t src_counts[5], dst_counts[5]; /* kept from the instances' end */
   struct sluice_error err;
 };
 
@@ -282,6 +283,8 @@ static void on_written(void *arg, int status, const struct sluice_error *err)
     return;
   }
   r->rows_pending += n;
+  progress_update(r->p->name, r->rows_read, r->rows_delivered + r->rows_pending,
+                  r->src.counters[SLUICE_COUNT_EXPECTED]);
   for (size_t i = 0; i < n; i++)
     if (sluice_batch_op(b, i) == SLUICE_OP_DELETE)
       r->deleted_pending++;
@@ -396,6 +399,8 @@ int run_emit(struct run *r, struct sluice_batch *b, struct sluice_error *err)
     goto failed;
   }
   r->rows_read += sluice_batch_nrows(b);
+  progress_update(r->p->name, r->rows_read, r->rows_delivered + r->rows_pending,
+                  r->src.counters[SLUICE_COUNT_EXPECTED]);
   rc = mapping_apply(r->map, b, &mapped, err);
   if (rc < 0)
     goto failed;
@@ -490,8 +495,10 @@ static void write_run_record(struct run *r, enum run_status status)
   if (runlog_append(r->pf->state_dir, &rec, &err) < 0)
     log_msg(SLUICE_LOG_ERROR, r->p->name, "run record not written: %s",
             err.message);
-  if (!r->checking)
+  if (!r->checking) {
     metrics_run_done(&rec);
+    progress_end(r->p->name);
+  }
   notify_send(r->http, r->p->notify.url ? &r->p->notify : &r->pf->notify, &rec);
   log_msg(SLUICE_LOG_DEBUG, r->p->name,
           "%" PRIu64 " batches; the source was paused %" PRIu64
@@ -669,6 +676,7 @@ int run_start(uv_loop_t *loop, struct http_engine *http,
   }
   log_msg(SLUICE_LOG_INFO, p->name, "run %s started", r->id);
   metrics_run_started(p->name);
+  progress_start(p->name, uv_now(loop));
   if ((rc = load_checkpoint(r, &checkpoint, err)) < 0)
     return start_failed(r, err);
   r->saved_checkpoint = checkpoint;

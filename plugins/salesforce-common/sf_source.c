@@ -288,10 +288,12 @@ static void on_page(void *arg, int status, json_t *body,
     return;
   }
   s->pages++;
-  if (s->pages == 1)
-    SLUICE_LOG_I(
-        c->host, c->ins, "%s: %lld records to read", c->object,
-        (long long)json_integer_value(json_object_get(body, "totalSize")));
+  if (s->pages == 1) {
+    json_int_t total = json_integer_value(json_object_get(body, "totalSize"));
+    SLUICE_LOG_I(c->host, c->ins, "%s: %lld records to read", c->object,
+                 (long long)total);
+    c->host->count(c->ins, SLUICE_COUNT_EXPECTED, (int64_t)total);
+  }
   free(s->next_path);
   s->next_path = NULL;
   if (!json_is_true(json_object_get(body, "done")) && next != NULL) {

@@ -165,6 +165,7 @@ static void on_result(void *arg, int status, json_t *body,
     return;
   }
   s->num_rows = json_integer_value(json_object_get(meta, "numRows"));
+  c->host->count(c->ins, SLUICE_COUNT_EXPECTED, s->num_rows);
   s->npartitions = json_array_size(json_object_get(meta, "partitionInfo"));
   if (s->npartitions == 0)
     s->npartitions = 1;
