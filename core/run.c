@@ -803,17 +803,22 @@ static void count_instance(struct run *r, struct sluice_instance *ins)
     on_counted(ins, err.code ? err.code : SLUICE_EIO, 0, &err);
 }
 
-int run_reconcile(uv_loop_t *loop, struct http_engine *http,
-                  struct pipeline_file *pf, struct pipeline *p,
-                  run_done_cb on_done, void *arg, struct sluice_error *err)
+/* A check or a reconcile: both instances set up, both asked at once
+ * (ask), the run over when both have answered. */
+static int run_probe(uv_loop_t *loop, struct http_engine *http,
+                     struct pipeline_file *pf, struct pipeline *p,
+                     int reconciling, run_done_cb on_done, void *arg,
+                     struct sluice_error *err)
 {
   struct run *r = run_new(loop, http, pf, p, on_done, arg);
+  void (*ask)(struct run *, struct sluice_instance *) =
+      reconciling ? count_instance : check_instance;
   int rc;
 
   if (r == NULL)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   r->checking = 1;
-  r->reconciling = 1;
+  r->reconciling = reconciling;
   rc = init_instances(r, err);
   if (rc < 0) {
     destroy_instances(r);
@@ -821,35 +826,24 @@ int run_reconcile(uv_loop_t *loop, struct http_engine *http,
     return rc;
   }
   r->checks_pending++;
-  count_instance(r, &r->src);
-  count_instance(r, &r->dst);
-  if (--r->checks_pending == 0)
+  ask(r, &r->src);
+  ask(r, &r->dst);
+  if (--r->checks_pending == 0 && reconciling)
     reconcile_report(r);
   try_finish(r);
   return 0;
+}
+
+int run_reconcile(uv_loop_t *loop, struct http_engine *http,
+                  struct pipeline_file *pf, struct pipeline *p,
+                  run_done_cb on_done, void *arg, struct sluice_error *err)
+{
+  return run_probe(loop, http, pf, p, 1, on_done, arg, err);
 }
 
 int run_check(uv_loop_t *loop, struct http_engine *http,
               struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
               void *arg, struct sluice_error *err)
 {
-  struct run *r = run_new(loop, http, pf, p, on_done, arg);
-  int rc;
-
-  if (r == NULL)
-    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  r->checking = 1;
-  rc = init_instances(r, err);
-  if (rc < 0) {
-    destroy_instances(r);
-    uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
-    return rc;
-  }
-  /* Both are asked at once; the run ends when both have answered. */
-  r->checks_pending++;
-  check_instance(r, &r->src);
-  check_instance(r, &r->dst);
-  r->checks_pending--;
-  try_finish(r);
-  return 0;
+  return run_probe(loop, http, pf, p, 0, on_done, arg, err);
 }
