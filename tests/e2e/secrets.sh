@@ -33,6 +33,11 @@ cat >s.json <<JSON
                   "object": "Account", "mode": "incremental", "include_deleted": true },
       "destination": { "plugin": "snowflake-sql", "connection": "snow",
                        "table": "ACCOUNT", "key": ["Id"] } },
+    { "name": "bulk",
+      "source": { "plugin": "csv-file", "path": "in.csv" },
+      "destination": { "plugin": "salesforce-bulk2", "connection": "sf",
+                       "object": "Sluice_Score__c", "operation": "upsert",
+                       "external_id": "Ext_Id__c", "reject_file": "bulk-rejects.csv" } },
     { "name": "in",
       "source": { "plugin": "csv-file", "path": "in.csv" },
       "destination": { "plugin": "salesforce-rest", "connection": "sf",
@@ -42,7 +47,7 @@ JSON
 printf 'Ext_Id__c,Contact_Email__c\nS-1,not an email\nS-2,ok@example.com\n' >in.csv
 
 scan() { # every place output may land
-  for f in out.txt err.txt state/* rejects.csv; do
+  for f in out.txt err.txt state/* rejects.csv bulk-rejects.csv; do
     [ -f "$f" ] || continue
     for s in "$SF_CLIENT_SECRET" "$SNOW_PASS" "$HOOK_TOKEN" "$ORG15!"; do
       if grep -qF -- "$s" "$f"; then
