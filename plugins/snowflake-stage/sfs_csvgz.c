@@ -30,6 +30,7 @@ struct sfs_csvgz {
   int z_ready;
   struct sluice_buf raw; /* CSV text not yet compressed */
   unsigned char *out;
+  unsigned char *keeps_tz; /* per field: the column keeps an offset */
   uint64_t raw_bytes, gz_bytes;
 };
 
@@ -215,6 +216,12 @@ struct sfs_csvgz *sfs_csvgz_open(const char *path, int level,
     goto fail;
   }
   f->z_ready = 1;
+  if ((f->keeps_tz = calloc(st->nfields + 1, 1)) == NULL) {
+    snprintf(errbuf, errlen, "out of memory");
+    goto fail;
+  }
+  for (i = 0; i < st->nfields; i++)
+    f->keeps_tz[i] = strncmp(st->coltypes[i], "TIMESTAMP_NTZ", 13) != 0;
   for (i = 0; i < st->nfields && rc == 0; i++) {
     rc = sluice_buf_append_str(&f->raw, i ? "," : "");
     rc =
@@ -246,8 +253,7 @@ int sfs_csvgz_row(struct sfs_csvgz *f, const struct sfk_staging *st,
     if (rc == 0 && (v == NULL || v->type == SLUICE_TYPE_NULL))
       rc = sluice_buf_append(&f->raw, "\\N", 2);
     else if (rc == 0)
-      rc = put_value(&f->raw, v,
-                     strncmp(st->coltypes[i], "TIMESTAMP_NTZ", 13) != 0);
+      rc = put_value(&f->raw, v, f->keeps_tz[i]);
   }
   n = snprintf(t, sizeof t, ",\"%" PRId64 "\",\"%c\"\n", seq,
                sluice_batch_op(b, r) == SLUICE_OP_DELETE ? 'D' : 'U');
@@ -272,6 +278,7 @@ static void release(struct sfs_csvgz *f)
   if (f->fd >= 0)
     close(f->fd);
   sluice_buf_free(&f->raw);
+  free(f->keeps_tz);
   free(f->out);
   free(f->path);
   free(f);

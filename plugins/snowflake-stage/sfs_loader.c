@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sfs.h"
@@ -53,6 +54,7 @@ struct job {
   uint64_t *closed_raw, *closed_gz;
   size_t nclosed, capclosed;
   int rc;
+  int64_t cpu_ns; /* the worker's CPU time for this job */
   char errmsg[SLUICE_ERROR_MSG_MAX];
 };
 
@@ -92,7 +94,16 @@ struct sfs_load {
   size_t deleting;
   struct sluice_timer *timer;
   uint64_t raw_total, gz_total;
+  int64_t cpu_ns;   /* CSV and gzip work, all jobs of this commit */
+  int64_t began_ms; /* the first write of this commit (loop clock) */
 };
+
+static int64_t clock_ns(clockid_t id)
+{
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
 
 static void pump(struct sfs_load *ld);
 
@@ -212,6 +223,7 @@ static void work(void *arg)
   struct sfs_load *ld = j->ld;
   struct sfs_ctx *s = ld->s;
   size_t r, n = j->batch ? sluice_batch_nrows(j->batch) : 0;
+  int64_t t0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
   int rc = 0;
 
   for (r = 0; r < n && rc == 0; r++) {
@@ -240,6 +252,7 @@ static void work(void *arg)
   if (rc == 0 && j->batch == NULL && ld->cur != NULL)
     rc = close_current(j);
   j->rc = rc;
+  j->cpu_ns = clock_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
 }
 
 /* --- uploads ----------------------------------------------------------- */
@@ -515,6 +528,23 @@ static int start_copy(struct sfs_load *ld, struct sluice_error *err)
 
 /* --- where the loader stands, after a job or an upload ------------------ */
 
+/* What bench/stage reads: the bytes, the wall time since the first
+ * write, and the CSV+gzip CPU time (per core: the worker is one thread). */
+static void log_uploaded(struct sfs_load *ld)
+{
+  struct sfk_ctx *c = &ld->s->k;
+  double wall =
+             (double)(clock_ns(CLOCK_MONOTONIC) / 1000000 - ld->began_ms) / 1e3,
+         cpu = (double)ld->cpu_ns / 1e9, mb = (double)ld->raw_total / 1e6;
+
+  SLUICE_LOG_I(c->host, c->ins,
+               "uploaded %zu files: %.1f MB of CSV, %.1f MB gzip, in %.2f s "
+               "(%.1f MB/s); CSV and gzip took %.2f CPU s (%.1f MB/s per "
+               "core)",
+               ld->nfiles, mb, (double)ld->gz_total / 1e6, wall,
+               wall > 0 ? mb / wall : 0.0, cpu, cpu > 0 ? mb / cpu : 0.0);
+}
+
 static void settle(struct sfs_load *ld)
 {
   struct sluice_error e = {0};
@@ -541,6 +571,7 @@ static void settle(struct sfs_load *ld)
     copy_done(ld, 0, NULL);
     return;
   }
+  log_uploaded(ld);
   if ((rc = start_copy(ld, &e)) < 0)
     copy_done(ld, rc, &e);
 }
@@ -553,6 +584,7 @@ static void after_work(void *arg, int status)
   size_t i;
 
   ld->job_running = 0;
+  ld->cpu_ns += j->cpu_ns;
   if (j->batch != NULL)
     sluice_batch_unref(j->batch);
   if (status == 0 && j->rc < 0) {
@@ -715,6 +747,8 @@ static int loader_write(struct sfk_ctx *c, const struct sfk_staging *st,
     return ld->ferr.code;
   }
   ld->st = *st;
+  if (ld->began_ms == 0)
+    ld->began_ms = clock_ns(CLOCK_MONOTONIC) / 1000000;
   mark_run(ld);
   if ((rc = submit(ld, batch, first_seq, err)) < 0)
     return rc;
@@ -760,6 +794,8 @@ static void forget_files(struct sfs_load *ld)
     free(ld->files[i]);
   }
   ld->nfiles = ld->waiting = ld->copied = 0;
+  ld->raw_total = ld->gz_total = 0;
+  ld->cpu_ns = ld->began_ms = 0;
 }
 
 static void on_deleted(void *arg, int status, const struct sluice_error *err)
