@@ -65,7 +65,8 @@ struct sfk_loader {
    * before the MERGE runs: rows is how many it must hold. */
   int (*flush)(struct sfk_ctx *c, const struct sfk_staging *st, int64_t rows,
                sluice_done_cb done, void *arg, struct sluice_error *err);
-  /* After the COMMIT: tidy up (failures only warn). */
+  /* After the COMMIT: tidy up (failures only warn).  May be NULL; a
+   * return < 0 means there is nothing to tidy (done is not called). */
   int (*committed)(struct sfk_ctx *c, sluice_done_cb done, void *arg,
                    struct sluice_error *err);
 };
