@@ -65,14 +65,15 @@ in="$work/in-$BENCH_SIZE.csv"
 if [ ! -s "$in" ]; then
   echo "bench-stage: generating $BENCH_SIZE of CSV"
   rows=$("$work/gen" "$BENCH_SIZE" "$in") || die "gen failed"
+  rows="$rows rows"
 else
-  rows=$(($(wc -l <"$in") - 1))
+  rows="a kept input" # BENCH_KEEP=1 from an earlier run
 fi
 in_mb=$(awk -v b="$(stat -c %s "$in")" 'BEGIN { printf "%.1f", b / 1e6 }')
 
 [ -f "$work/pki/ca.crt" ] || "$top/tests/emulators/make-test-pki.sh" "$work/pki" >/dev/null 2>&1 ||
   die "make-test-pki.sh failed"
-rm -f "$work/sfk.json"
+rm -f "$work/sfk.json" "$work/emu.out"
 python3 "$top/tests/emulators/snowflake/sfkemu.py" --pki "$work/pki" --port 0 \
   --state-file "$work/sfk.json" --control-token ctl --s3 \
   --stage SLUICE_DB.PUBLIC.SFSYNC_STAGE=s3://sluice-stage/sfsync/ \
@@ -119,7 +120,7 @@ cat >"$work/pipe.json" <<JSON
 JSON
 rm -rf "$work/state" "$work/spool"
 mkdir -p "$work/spool"
-echo "bench-stage: $in_mb MB, $rows rows through snowflake-stage (file_size $BENCH_FILE_SIZE, max_uploads $BENCH_UPLOADS, COPY $([ "$BENCH_COPY" = 1 ] && echo run || echo skipped))"
+echo "bench-stage: $in_mb MB ($rows) through snowflake-stage (file_size $BENCH_FILE_SIZE, max_uploads $BENCH_UPLOADS, COPY $([ "$BENCH_COPY" = 1 ] && echo run || echo skipped))"
 set +e
 /usr/bin/time -f '%M %e %U %S' -o "$work/time.txt" "$SLUICE" run "$work/pipe.json" --once \
   >"$work/run.out" 2>"$work/run.err"

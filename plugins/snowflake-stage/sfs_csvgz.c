@@ -28,7 +28,8 @@ struct sfs_csvgz {
   char *path;
   z_stream z;
   int z_ready;
-  struct sluice_buf raw; /* CSV text not yet compressed */
+  struct sluice_buf raw;     /* CSV text not yet compressed */
+  struct sluice_buf scratch; /* one value's text */
   unsigned char *out;
   unsigned char *keeps_tz; /* per field: the column keeps an offset */
   uint64_t raw_bytes, gz_bytes;
@@ -120,49 +121,92 @@ static int64_t floordiv(int64_t a, int64_t b)
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
 }
 
-/* One non-null value as CSV text; tz: the column keeps an offset. */
-static int put_value(struct sluice_buf *b, const struct sluice_value *v, int tz)
+/* Digits without printf: formatting is a fair share of the worker's time
+ * beside deflate.  put_digits writes v in at least width digits. */
+static char *put_digits(char *p, uint64_t v, int width)
 {
-  char t[96];
+  char tmp[24];
   int n = 0;
 
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  while (n < width)
+    tmp[n++] = '0';
+  while (n > 0)
+    *p++ = tmp[--n];
+  return p;
+}
+
+static char *put_int(char *p, int64_t v)
+{
+  if (v < 0) {
+    *p++ = '-';
+    return put_digits(p, (uint64_t)0 - (uint64_t)v, 1);
+  }
+  return put_digits(p, (uint64_t)v, 1);
+}
+
+/* YYYY-MM-DD (a year before 1 as -YYYY, as Snowflake prints it). */
+static char *put_date(char *p, int64_t days)
+{
+  int64_t y;
+  unsigned m, d;
+
+  civil(days, &y, &m, &d);
+  if (y < 0) {
+    *p++ = '-';
+    y = -y;
+  }
+  p = put_digits(p, (uint64_t)y, 4);
+  *p++ = '-';
+  p = put_digits(p, m, 2);
+  *p++ = '-';
+  return put_digits(p, d, 2);
+}
+
+/* HH:MM:SS.ffffff of microseconds since midnight. */
+static char *put_clock(char *p, int64_t us)
+{
+  p = put_digits(p, (uint64_t)(us / 3600000000LL), 2);
+  *p++ = ':';
+  p = put_digits(p, (uint64_t)(us / 60000000LL % 60), 2);
+  *p++ = ':';
+  p = put_digits(p, (uint64_t)(us / 1000000LL % 60), 2);
+  *p++ = '.';
+  return put_digits(p, (uint64_t)(us % 1000000LL), 6);
+}
+
+/* One non-null value as CSV text; tz: the column keeps an offset. */
+static int put_value(struct sluice_buf *b, struct sluice_buf *scratch,
+                     const struct sluice_value *v, int tz)
+{
+  char t[96], *p = t;
+
+  *p++ = '"';
   switch ((enum sluice_type)v->type) {
   case SLUICE_TYPE_BOOL:
     return sluice_buf_append_str(b, v->u.b ? "\"true\"" : "\"false\"");
-  case SLUICE_TYPE_INT64:
-    n = snprintf(t, sizeof t, "\"%" PRId64 "\"", v->u.i);
-    break;
-  case SLUICE_TYPE_DATE: {
-    int64_t y;
-    unsigned m, d;
-    civil(v->u.date, &y, &m, &d);
-    n = snprintf(t, sizeof t, "\"%04" PRId64 "-%02u-%02u\"", y, m, d);
-    break;
-  }
-  case SLUICE_TYPE_TIME: {
-    int64_t us = v->u.time_us;
-    n = snprintf(t, sizeof t, "\"%02d:%02d:%02d.%06d\"",
-                 (int)(us / 3600000000LL), (int)(us / 60000000LL % 60),
-                 (int)(us / 1000000LL % 60), (int)(us % 1000000LL));
-    break;
-  }
+  case SLUICE_TYPE_INT64: p = put_int(p, v->u.i); break;
+  case SLUICE_TYPE_DATE: p = put_date(p, v->u.date); break;
+  case SLUICE_TYPE_TIME: p = put_clock(p, v->u.time_us); break;
   case SLUICE_TYPE_TIMESTAMP: {
     /* The wall clock of the offset the value came with (UTC without
      * one), and the offset itself when the column keeps it. */
     int off = (tz && (v->flags & SLUICE_VALUE_TZ)) ? v->tz_min : 0;
     int64_t us = v->u.ts_us + (int64_t)off * 60000000LL;
-    int64_t days = floordiv(us, 86400000000LL), y;
-    int64_t rest = us - days * 86400000000LL;
-    unsigned m, d;
-    civil(days, &y, &m, &d);
-    n = snprintf(t, sizeof t, "\"%04" PRId64 "-%02u-%02u %02d:%02d:%02d.%06d",
-                 y, m, d, (int)(rest / 3600000000LL),
-                 (int)(rest / 60000000LL % 60), (int)(rest / 1000000LL % 60),
-                 (int)(rest % 1000000LL));
-    if (tz)
-      n += snprintf(t + n, sizeof t - (size_t)n, " %c%02d:%02d",
-                    off < 0 ? '-' : '+', abs(off) / 60, abs(off) % 60);
-    n += snprintf(t + n, sizeof t - (size_t)n, "\"");
+    int64_t days = floordiv(us, 86400000000LL);
+    p = put_date(p, days);
+    *p++ = ' ';
+    p = put_clock(p, us - days * 86400000000LL);
+    if (tz) {
+      *p++ = ' ';
+      *p++ = off < 0 ? '-' : '+';
+      p = put_digits(p, (uint64_t)(abs(off) / 60), 2);
+      *p++ = ':';
+      p = put_digits(p, (uint64_t)(abs(off) % 60), 2);
+    }
     break;
   }
   case SLUICE_TYPE_BINARY: {
@@ -179,14 +223,15 @@ static int put_value(struct sluice_buf *b, const struct sluice_value *v, int tz)
   case SLUICE_TYPE_STRING:
   case SLUICE_TYPE_DECIMAL: return put_quoted(b, v->u.str, v->len);
   default: { /* DOUBLE and anything later: the SDK's text */
-    struct sluice_buf tmp = SLUICE_BUF_INIT;
-    int rc = sluice_value_format(v, &tmp);
-    rc = rc ? rc : put_quoted(b, tmp.data ? tmp.data : "", tmp.len);
-    sluice_buf_free(&tmp);
-    return rc;
+    int rc;
+    sluice_buf_reset(scratch);
+    rc = sluice_value_format(v, scratch);
+    return rc ? rc
+              : put_quoted(b, scratch->data ? scratch->data : "", scratch->len);
   }
   }
-  return sluice_buf_append(b, t, (size_t)n);
+  *p++ = '"';
+  return sluice_buf_append(b, t, (size_t)(p - t));
 }
 
 struct sfs_csvgz *sfs_csvgz_open(const char *path, int level,
@@ -242,9 +287,9 @@ int sfs_csvgz_row(struct sfs_csvgz *f, const struct sfk_staging *st,
                   struct sluice_batch *b, size_t r, int64_t seq, char *errbuf,
                   size_t errlen)
 {
-  char t[40];
+  char t[48], *p = t;
   size_t i;
-  int rc = 0, n;
+  int rc = 0;
 
   for (i = 0; i < st->nfields && rc == 0; i++) {
     const struct sluice_value *v = sluice_batch_value(b, r, i);
@@ -253,11 +298,17 @@ int sfs_csvgz_row(struct sfs_csvgz *f, const struct sfk_staging *st,
     if (rc == 0 && (v == NULL || v->type == SLUICE_TYPE_NULL))
       rc = sluice_buf_append(&f->raw, "\\N", 2);
     else if (rc == 0)
-      rc = put_value(&f->raw, v, f->keeps_tz[i]);
+      rc = put_value(&f->raw, &f->scratch, v, f->keeps_tz[i]);
   }
-  n = snprintf(t, sizeof t, ",\"%" PRId64 "\",\"%c\"\n", seq,
-               sluice_batch_op(b, r) == SLUICE_OP_DELETE ? 'D' : 'U');
-  rc = rc ? rc : sluice_buf_append(&f->raw, t, (size_t)n);
+  *p++ = ',';
+  *p++ = '"';
+  p = put_int(p, seq);
+  memcpy(p, "\",\"", 3);
+  p += 3;
+  *p++ = sluice_batch_op(b, r) == SLUICE_OP_DELETE ? 'D' : 'U';
+  memcpy(p, "\"\n", 2);
+  p += 2;
+  rc = rc ? rc : sluice_buf_append(&f->raw, t, (size_t)(p - t));
   if (rc < 0) {
     snprintf(errbuf, errlen, "out of memory");
     return rc;
@@ -278,6 +329,7 @@ static void release(struct sfs_csvgz *f)
   if (f->fd >= 0)
     close(f->fd);
   sluice_buf_free(&f->raw);
+  sluice_buf_free(&f->scratch);
   free(f->keeps_tz);
   free(f->out);
   free(f->path);
