@@ -2,8 +2,9 @@
  * the format the COPY reads (sfs_loader.c): a header line, every non-null
  * value enclosed in '"' (so that no backslash or empty string is ever read
  * as an escape or a NULL: ESCAPE_UNENCLOSED_FIELD applies only to
- * unenclosed fields), NULL as the unenclosed \N of NULL_IF, then the
- * sequence number and 'U' or 'D'.
+ * unenclosed fields), NULL as the unenclosed \N of NULL_IF (and the
+ * text \N as the unenclosed, escaped \\N), then the sequence number and
+ * 'U' or 'D'.
  *
  * Runs on a worker thread only: no host service, no global state. */
 #include <errno.h>
@@ -221,6 +222,11 @@ static int put_value(struct sluice_buf *b, struct sluice_buf *scratch,
     return rc ? rc : sluice_buf_append(b, "\"", 1);
   }
   case SLUICE_TYPE_STRING:
+    /* The text \N itself would match NULL_IF even enclosed: unenclosed,
+     * its backslash escaped, it loads as the two characters. */
+    if (v->len == 2 && v->u.str[0] == '\\' && v->u.str[1] == 'N')
+      return sluice_buf_append(b, "\\\\N", 3);
+    return put_quoted(b, v->u.str, v->len);
   case SLUICE_TYPE_DECIMAL: return put_quoted(b, v->u.str, v->len);
   default: { /* DOUBLE and anything later: the SDK's text */
     int rc;

@@ -52,7 +52,7 @@ with open(path, 'w', newline='') as f:
     f.write('Id,Name,Revenue,Employees,Since,Active,Born\n')
     for i in range(n):
         k = r.randrange(max(i, 1)) if i % 7 == 6 else i
-        name = r.choice(names) + str(r.randrange(1000))
+        name = r.choice(names) + str(r.randrange(1000)) if i % 17 else r.choice(['\\N', '\\\\N', 'N'])
         q = '"' + name.replace('"', '""') + '"'
         rev = '' if i % 11 == 0 else '%d.%02d' % (r.randrange(10**9), r.randrange(100))
         since = '2024-%02d-%02dT%02d:%02d:%02dZ' % (r.randrange(1, 13), r.randrange(1, 29), r.randrange(24), r.randrange(60), r.randrange(60))

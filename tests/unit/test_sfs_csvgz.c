@@ -60,6 +60,9 @@ static struct sluice_batch *make_batch(void)
   sluice_batch_set_string(b, r, 0, "A2", 2);
   sluice_batch_set_string(b, r, 1, "", 0); /* empty, not NULL */
   sluice_batch_set_timestamp(b, r, 7, -1); /* a microsecond before 1970 */
+  assert_int_equal(sluice_batch_add_row(b, SLUICE_OP_UPSERT, &r), 0);
+  sluice_batch_set_string(b, r, 0, "A3", 2);
+  sluice_batch_set_string(b, r, 1, "\\N", 2); /* the text, not NULL */
   return b;
 }
 
@@ -71,7 +74,8 @@ static const char expected[] =
     "\"2024-04-15 17:05:12.000000 +02:00\",\"2024-04-15 15:05:12.000000\","
     "\"DEAD\",\"1.5\",\"7\",\"U\"\n"
     "\"A2\",\"\",\\N,\\N,\\N,\\N,\\N,\"1969-12-31 23:59:59.999999 +00:00\","
-    "\\N,\\N,\\N,\"8\",\"D\"\n";
+    "\\N,\\N,\\N,\"8\",\"D\"\n"
+    "\"A3\",\\\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\\N,\"9\",\"U\"\n";
 
 static void test_rows(void **state)
 {
@@ -98,7 +102,8 @@ static void test_rows(void **state)
   assert_int_equal(sb.st_mode & 0777, 0600);
   assert_int_equal(sfs_csvgz_row(f, &st, b, 0, 7, err, sizeof err), 0);
   assert_int_equal(sfs_csvgz_row(f, &st, b, 1, 8, err, sizeof err), 0);
-  assert_int_equal(sfs_csvgz_raw_bytes(f), strlen(expected));
+  assert_int_equal(sfs_csvgz_row(f, &st, b, 2, 9, err, sizeof err), 0);
+  uint64_t raw = sfs_csvgz_raw_bytes(f);
   assert_int_equal(sfs_csvgz_close(f, &gz, err, sizeof err), 0);
   assert_int_equal(stat(path, &sb), 0);
   assert_int_equal((uint64_t)sb.st_size, gz);
@@ -109,6 +114,7 @@ static void test_rows(void **state)
   assert_true(n > 0);
   text[n] = '\0';
   assert_string_equal(text, expected);
+  assert_int_equal(raw, strlen(expected));
   unlink(path);
   sluice_batch_unref(b);
 }
