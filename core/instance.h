@@ -24,8 +24,8 @@ struct sluice_instance {
   int inited;
   unsigned pending;            /* work items and HTTP calls not yet released */
   struct sluice_timer *timers; /* still open: closed by the host at the end */
-  uint64_t counters[4];
-  json_t *state; /* the key-value state, loaded on first use */
+  uint64_t counters[5];        /* enum sluice_counter */
+  json_t *state;               /* the key-value state, loaded on first use */
   char *state_path;
 };
 

@@ -14,6 +14,7 @@ static enum sluice_log_level max_level = SLUICE_LOG_INFO;
 static enum log_format log_format = LOG_FORMAT_TEXT;
 static char **secrets;
 static size_t nsecrets;
+static void (*erase_hook)(void); /* takes progress lines off the screen */
 
 #define SECRET_MIN_LEN 4
 #define LINE_MAX_BYTES 8192
@@ -29,6 +30,16 @@ void log_setup(enum sluice_log_level level, enum log_format format)
 enum sluice_log_level log_max_level(void)
 {
   return max_level;
+}
+
+int log_is_text(void)
+{
+  return log_format == LOG_FORMAT_TEXT;
+}
+
+void log_set_erase_hook(void (*hook)(void))
+{
+  erase_hook = hook;
 }
 
 void log_add_secret(const char *value)
@@ -93,6 +104,8 @@ static void format_now(char *out, size_t cap)
 /* One write(2) a line, so lines never interleave. */
 static void write_line(const char *line, size_t len)
 {
+  if (erase_hook != NULL)
+    erase_hook();
   while (len > 0) {
     ssize_t n = write(STDERR_FILENO, line, len);
     if (n <= 0)

@@ -12,6 +12,10 @@ enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
 
 void log_setup(enum sluice_log_level max_level, enum log_format format);
 enum sluice_log_level log_max_level(void);
+/* 1 when lines are text (not JSON). */
+int log_is_text(void);
+/* Called before every line is written (progress.c erases its lines). */
+void log_set_erase_hook(void (*hook)(void));
 
 /* Registers a value to mask as "***" (copied).  Short values (under 4
  * bytes) are not masked: masking "1" would garble every line. */

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "mapping.h"
 #include "metrics.h"
+#include "progress.h"
 #include "notify.h"
 #include "run.h"
 #include "sluice/buf.h"
@@ -70,7 +71,7 @@ struct run {
   /* Written, then committed: only committed rows count as written. */
   uint64_t rows_pending, deleted_pending, rows_delivered, rows_deleted;
   uint64_t batches, pauses; /* where time goes: many pauses = slow sink */
-  uint64_t src_counts[4], dst_counts[4]; /* kept from the instances' end */
+  uint64_t src_counts[5], dst_counts[5]; /* kept from the instances' end */
   struct sluice_error err;
 };
 
@@ -282,6 +283,8 @@ static void on_written(void *arg, int status, const struct sluice_error *err)
     return;
   }
   r->rows_pending += n;
+  progress_update(r->p->name, r->rows_read, r->rows_delivered + r->rows_pending,
+                  r->src.counters[SLUICE_COUNT_EXPECTED]);
   for (size_t i = 0; i < n; i++)
     if (sluice_batch_op(b, i) == SLUICE_OP_DELETE)
       r->deleted_pending++;
@@ -396,6 +399,8 @@ int run_emit(struct run *r, struct sluice_batch *b, struct sluice_error *err)
     goto failed;
   }
   r->rows_read += sluice_batch_nrows(b);
+  progress_update(r->p->name, r->rows_read, r->rows_delivered + r->rows_pending,
+                  r->src.counters[SLUICE_COUNT_EXPECTED]);
   rc = mapping_apply(r->map, b, &mapped, err);
   if (rc < 0)
     goto failed;
@@ -490,8 +495,10 @@ static void write_run_record(struct run *r, enum run_status status)
   if (runlog_append(r->pf->state_dir, &rec, &err) < 0)
     log_msg(SLUICE_LOG_ERROR, r->p->name, "run record not written: %s",
             err.message);
-  if (!r->checking)
+  if (!r->checking) {
     metrics_run_done(&rec);
+    progress_end(r->p->name);
+  }
   notify_send(r->http, r->p->notify.url ? &r->p->notify : &r->pf->notify, &rec);
   log_msg(SLUICE_LOG_DEBUG, r->p->name,
           "%" PRIu64 " batches; the source was paused %" PRIu64
@@ -669,6 +676,7 @@ int run_start(uv_loop_t *loop, struct http_engine *http,
   }
   log_msg(SLUICE_LOG_INFO, p->name, "run %s started", r->id);
   metrics_run_started(p->name);
+  progress_start(p->name, uv_now(loop));
   if ((rc = load_checkpoint(r, &checkpoint, err)) < 0)
     return start_failed(r, err);
   r->saved_checkpoint = checkpoint;
@@ -795,17 +803,22 @@ static void count_instance(struct run *r, struct sluice_instance *ins)
     on_counted(ins, err.code ? err.code : SLUICE_EIO, 0, &err);
 }
 
-int run_reconcile(uv_loop_t *loop, struct http_engine *http,
-                  struct pipeline_file *pf, struct pipeline *p,
-                  run_done_cb on_done, void *arg, struct sluice_error *err)
+/* A check or a reconcile: both instances set up, both asked at once
+ * (ask), the run over when both have answered. */
+static int run_probe(uv_loop_t *loop, struct http_engine *http,
+                     struct pipeline_file *pf, struct pipeline *p,
+                     int reconciling, run_done_cb on_done, void *arg,
+                     struct sluice_error *err)
 {
   struct run *r = run_new(loop, http, pf, p, on_done, arg);
+  void (*ask)(struct run *, struct sluice_instance *) =
+      reconciling ? count_instance : check_instance;
   int rc;
 
   if (r == NULL)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   r->checking = 1;
-  r->reconciling = 1;
+  r->reconciling = reconciling;
   rc = init_instances(r, err);
   if (rc < 0) {
     destroy_instances(r);
@@ -813,35 +826,24 @@ int run_reconcile(uv_loop_t *loop, struct http_engine *http,
     return rc;
   }
   r->checks_pending++;
-  count_instance(r, &r->src);
-  count_instance(r, &r->dst);
-  if (--r->checks_pending == 0)
+  ask(r, &r->src);
+  ask(r, &r->dst);
+  if (--r->checks_pending == 0 && reconciling)
     reconcile_report(r);
   try_finish(r);
   return 0;
+}
+
+int run_reconcile(uv_loop_t *loop, struct http_engine *http,
+                  struct pipeline_file *pf, struct pipeline *p,
+                  run_done_cb on_done, void *arg, struct sluice_error *err)
+{
+  return run_probe(loop, http, pf, p, 1, on_done, arg, err);
 }
 
 int run_check(uv_loop_t *loop, struct http_engine *http,
               struct pipeline_file *pf, struct pipeline *p, run_done_cb on_done,
               void *arg, struct sluice_error *err)
 {
-  struct run *r = run_new(loop, http, pf, p, on_done, arg);
-  int rc;
-
-  if (r == NULL)
-    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  r->checking = 1;
-  rc = init_instances(r, err);
-  if (rc < 0) {
-    destroy_instances(r);
-    uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
-    return rc;
-  }
-  /* Both are asked at once; the run ends when both have answered. */
-  r->checks_pending++;
-  check_instance(r, &r->src);
-  check_instance(r, &r->dst);
-  r->checks_pending--;
-  try_finish(r);
-  return 0;
+  return run_probe(loop, http, pf, p, 0, on_done, arg, err);
 }

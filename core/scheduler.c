@@ -11,6 +11,7 @@
 #include "run.h"
 #include "runlog.h"
 #include "metrics.h"
+#include "progress.h"
 #include "scheduler.h"
 
 struct slot {
@@ -55,6 +56,7 @@ static void note_status(struct sched *s, enum run_status st)
 static void close_all(struct sched *s)
 {
   metrics_close();
+  progress_close();
   http_engine_free(s->http);
   s->http = NULL;
   for (size_t i = 0; i < s->n; i++)
@@ -221,6 +223,8 @@ int scheduler_main(struct pipeline_file *pf, const char *only, int once,
       return 2;
     }
   }
+  /* A line a running pipeline, on a terminal, unless --quiet. */
+  progress_setup(&loop, log_is_text() && log_max_level() >= SLUICE_LOG_INFO);
   uv_signal_init(&loop, &s.sigterm);
   uv_signal_init(&loop, &s.sigint);
   s.sigterm.data = s.sigint.data = &s;

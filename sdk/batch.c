@@ -373,9 +373,8 @@ SLUICE_API int sluice_batch_set_timestamp(struct sluice_batch *b, size_t row,
   SET_SCALAR(ts_us, SLUICE_TYPE_TIMESTAMP, us);
 }
 
-SLUICE_API int sluice_batch_set_timestamp_tz(struct sluice_batch *b,
-                                             size_t row, size_t col,
-                                             int64_t us, int tz_min)
+SLUICE_API int sluice_batch_set_timestamp_tz(struct sluice_batch *b, size_t row,
+                                             size_t col, int64_t us, int tz_min)
 {
   struct sluice_value *v = cell(b, row, col);
 
@@ -475,4 +474,49 @@ SLUICE_API void sluice_batch_set_first_record(struct sluice_batch *b,
 SLUICE_API uint64_t sluice_batch_first_record(const struct sluice_batch *b)
 {
   return b->first_record;
+}
+
+/* --- a queue of batches ---------------------------------------------- */
+
+SLUICE_API int sluice_batch_queue_push(struct sluice_batch_queue *q,
+                                       struct sluice_batch *b)
+{
+  if (q->len == q->cap) {
+    size_t ncap = q->cap ? q->cap * 2 : 8;
+    struct sluice_batch **v = malloc(ncap * sizeof *v);
+    if (v == NULL)
+      return SLUICE_ENOMEM;
+    for (size_t i = 0; i < q->len; i++)
+      v[i] = q->v[(q->head + i) % q->cap];
+    free(q->v);
+    q->v = v;
+    q->cap = ncap;
+    q->head = 0;
+  }
+  q->v[(q->head + q->len) % q->cap] = b;
+  q->len++;
+  return 0;
+}
+
+SLUICE_API struct sluice_batch *
+sluice_batch_queue_pop(struct sluice_batch_queue *q)
+{
+  struct sluice_batch *b;
+
+  if (q->len == 0)
+    return NULL;
+  b = q->v[q->head];
+  q->head = (q->head + 1) % q->cap;
+  q->len--;
+  return b;
+}
+
+SLUICE_API void sluice_batch_queue_clear(struct sluice_batch_queue *q)
+{
+  struct sluice_batch *b;
+
+  while ((b = sluice_batch_queue_pop(q)) != NULL)
+    sluice_batch_unref(b);
+  free(q->v);
+  memset(q, 0, sizeof *q);
 }

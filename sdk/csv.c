@@ -795,6 +795,10 @@ static int needs_quotes(const struct quote_set *qs, const char *s, size_t len)
     return 0;
   if (is_blank(s[0]) || is_blank(s[len - 1]))
     return 1;
+  /* A field that starts with U+FEFF, first in a file, would read back as
+   * the byte-order mark a reader drops (found by tests/fuzz/fuzz_csv). */
+  if (len >= 3 && memcmp(s, "\xef\xbb\xbf", 3) == 0)
+    return 1;
   p = (const unsigned char *)s;
   end = p + len;
   while (end - p >= 8) {

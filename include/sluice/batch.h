@@ -54,7 +54,7 @@ struct sluice_value {
   uint8_t flags;  /* SLUICE_VALUE_* */
   int16_t tz_min; /* TIMESTAMP with SLUICE_VALUE_TZ: the UTC offset of the
                      source's wall clock, in minutes (-840..840) */
-  uint32_t len; /* bytes at u.str for DECIMAL, STRING, BINARY */
+  uint32_t len;   /* bytes at u.str for DECIMAL, STRING, BINARY */
   union {
     int b;
     int64_t i;
@@ -161,9 +161,9 @@ SLUICE_API int sluice_batch_set_timestamp(struct sluice_batch *b, size_t row,
                                           size_t col, int64_t us);
 /* A timestamp (the instant, UTC) with the offset of its wall clock,
  * minutes east of UTC (-840..840, else SLUICE_EINVAL). */
-SLUICE_API int sluice_batch_set_timestamp_tz(struct sluice_batch *b,
-                                             size_t row, size_t col,
-                                             int64_t us, int tz_min);
+SLUICE_API int sluice_batch_set_timestamp_tz(struct sluice_batch *b, size_t row,
+                                             size_t col, int64_t us,
+                                             int tz_min);
 SLUICE_API int sluice_batch_set_string(struct sluice_batch *b, size_t row,
                                        size_t col, const char *s, size_t len);
 SLUICE_API int sluice_batch_set_decimal(struct sluice_batch *b, size_t row,
@@ -177,6 +177,26 @@ SLUICE_API int sluice_batch_set_value(struct sluice_batch *b, size_t row,
 /* Borrowed: valid until the batch is freed or another row is added. */
 SLUICE_API const struct sluice_value *
 sluice_batch_value(const struct sluice_batch *b, size_t row, size_t col);
+
+/* --- a queue of batches ---------------------------------------------- */
+
+/* The batches a source has built and not yet handed over (a page becomes
+ * several batches; the host may pause the source in between).  FIFO;
+ * zero-initialise it; it owns one reference to each batch in it.  Since
+ * ABI 1.1. */
+struct sluice_batch_queue {
+  struct sluice_batch **v;
+  size_t head, len, cap;
+};
+/* Takes the caller's reference to b; SLUICE_ENOMEM leaves it with the
+ * caller. */
+SLUICE_API int sluice_batch_queue_push(struct sluice_batch_queue *q,
+                                       struct sluice_batch *b);
+/* The oldest batch and its reference, or NULL when empty. */
+SLUICE_API struct sluice_batch *
+sluice_batch_queue_pop(struct sluice_batch_queue *q);
+/* Drops every batch and the storage; q is empty (and reusable) after. */
+SLUICE_API void sluice_batch_queue_clear(struct sluice_batch_queue *q);
 
 /* Arena memory for a plugin's own per-batch data; freed with the batch. */
 SLUICE_API void *sluice_batch_alloc(struct sluice_batch *b, size_t size);

@@ -101,7 +101,8 @@ SLUICE_API void sluice_csv_reader_set_pos(struct sluice_csv_reader *r,
 /* --- writer --------------------------------------------------------- */
 
 /* Appends one field, quoted only when it must be (delimiter, quote, CR or
- * LF inside, or a leading/trailing space or tab), quotes doubled.  An empty
+ * LF inside, a leading/trailing space or tab, or a leading U+FEFF that a
+ * reader would take for a byte-order mark), quotes doubled.  An empty
  * field is written empty.  No separator. */
 SLUICE_API int sluice_csv_write_field(struct sluice_buf *out, const char *s,
                                       size_t len,

@@ -42,7 +42,10 @@ enum sluice_counter {
   SLUICE_COUNT_REJECTED = 0, /* rows refused and sent to a reject file */
   SLUICE_COUNT_BYTES_IN,     /* bytes read from the source system */
   SLUICE_COUNT_BYTES_OUT,    /* bytes sent to the destination system */
-  SLUICE_COUNT_API_CALLS     /* requests that count against a quota */
+  SLUICE_COUNT_API_CALLS,    /* requests that count against a quota */
+  /* ABI 1.1: the records the source expects to give in this run, when it
+   * knows (a query's total): for progress.  Add it once. */
+  SLUICE_COUNT_EXPECTED
 };
 
 struct sluice_timer;     /* host-owned */

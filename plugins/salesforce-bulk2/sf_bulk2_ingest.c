@@ -31,7 +31,12 @@
  *
  * Rerunning after a crash is safe for upsert, update and deletes (the
  * same key gives the same record); an insert job that ran before the crash
- * inserts again. */
+ * inserts again.  A job is Open from its create to its UploadComplete; a
+ * run that dies or fails in between (a refused upload) leaves it Open, to
+ * clutter the org until the service deletes it.  The state
+ * "bulk2_ingest_open" lists the jobs created and not yet closed, and the
+ * next dest_open aborts those still Open (their rows were never committed:
+ * the rerun sends them again). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -48,6 +53,8 @@
 #include <sluice/quote.h>
 
 #include "sf_bulk2.h"
+
+#define B2_OPEN_KEY "bulk2_ingest_open"
 
 enum b2_op { OP_INSERT, OP_UPDATE, OP_UPSERT, OP_DELETE, OP_HARDDELETE };
 static const char *const op_names[] = {"insert", "update", "upsert", "delete",
@@ -200,6 +207,10 @@ struct b2_ingest {
 
   /* counts for the log and dry_run */
   int64_t rows_by_stream[2], uploads, dups_total;
+
+  /* dest_open: jobs an earlier run left Open, to abort */
+  json_t *left;
+  size_t left_next;
 };
 
 static void send_next(struct b2_ingest *in);
@@ -242,6 +253,7 @@ static void ingest_destroy(struct b2_ingest *in)
     unlink(in->retry_path);
   sluice_csv_reader_free(in->reader);
   json_decref(in->job_info);
+  json_decref(in->left);
   sluice_schema_unref(in->schema);
   sluice_buf_free(&in->retry);
   sluice_buf_free(&in->rejects);
@@ -578,6 +590,123 @@ static void fail(struct b2_ingest *in, int status,
   finish_call(in, status, err);
 }
 
+/* --- jobs left Open ------------------------------------------------------ */
+
+/* The state's list of ingest jobs created and not closed (a new array). */
+static json_t *open_jobs_get(struct b2_ingest *in)
+{
+  char *text = NULL;
+  json_t *a = NULL;
+
+  if (in->c->host->state_get(in->c->ins, B2_OPEN_KEY, &text) == 0 &&
+      text != NULL) {
+    a = json_loads(text, 0, NULL);
+    in->c->host->free(text);
+  }
+  if (!json_is_array(a)) {
+    json_decref(a);
+    a = json_array();
+  }
+  return a;
+}
+
+/* Adds id to the list (add) or takes it out.  Only a hint for the next
+ * run: a failure to save costs at most a job left Open. */
+static void open_jobs_change(struct b2_ingest *in, const char *id, int add)
+{
+  struct sluice_error e = {0};
+  json_t *a = open_jobs_get(in), *v;
+  char *text;
+  size_t i;
+
+  if (a == NULL)
+    return;
+  json_array_foreach(a, i, v)
+  {
+    if (json_string_value(v) && strcmp(json_string_value(v), id) == 0) {
+      json_array_remove(a, i);
+      break;
+    }
+  }
+  if (add)
+    json_array_append_new(a, json_string(id));
+  text = json_array_size(a) > 0 ? json_dumps(a, JSON_COMPACT) : NULL;
+  if (in->c->host->state_put(in->c->ins, B2_OPEN_KEY, text, &e) < 0)
+    SLUICE_LOG_W(in->c->host, in->c->ins,
+                 "cannot save the open ingest jobs: %s", e.message);
+  free(text);
+  json_decref(a);
+}
+
+static void abort_left_next(struct b2_ingest *in);
+
+static void on_left_aborted(void *arg, int status, json_t *info,
+                            const struct sluice_error *err)
+{
+  struct b2_ingest *in = arg;
+  const char *id = json_string_value(json_array_get(in->left, in->left_next));
+
+  (void)info;
+  in->call = NULL;
+  if (status < 0)
+    SLUICE_LOG_W(in->c->host, in->c->ins,
+                 "%s: ingest job %s, left Open by an earlier run: cannot "
+                 "abort it: %s",
+                 in->c->object, id, err->message);
+  else
+    SLUICE_LOG_I(in->c->host, in->c->ins,
+                 "%s: ingest job %s, left Open by an earlier run: aborted",
+                 in->c->object, id);
+  open_jobs_change(in, id, 0);
+  in->left_next++;
+  abort_left_next(in);
+}
+
+static void on_left_info(void *arg, int status, json_t *info,
+                         const struct sluice_error *err)
+{
+  struct b2_ingest *in = arg;
+  const char *id = json_string_value(json_array_get(in->left, in->left_next));
+  const char *state = json_string_value(json_object_get(info, "state"));
+  struct sluice_error e = {0};
+
+  in->call = NULL;
+  if (status == 0 && state != NULL && strcmp(state, "Open") == 0) {
+    if (b2_job_set_state(in->c, "ingest", id, "Aborted", on_left_aborted, in,
+                         &in->call, &e) < 0)
+      on_left_aborted(in, e.code, NULL, &e);
+    return;
+  }
+  /* closed before the crash (it runs or ran: its rows count as sent, and
+   * the rerun sends them again), or gone: nothing to do */
+  SLUICE_LOG_D(in->c->host, in->c->ins,
+               "ingest job %s of an earlier run: %s: left alone", id,
+               status < 0 ? err->message
+               : state    ? state
+                          : "(no state)");
+  open_jobs_change(in, id, 0);
+  in->left_next++;
+  abort_left_next(in);
+}
+
+/* dest_open: the jobs of the list, one after the other, then done. */
+static void abort_left_next(struct b2_ingest *in)
+{
+  struct sluice_error e = {0};
+  const char *id;
+
+  while (in->left_next < json_array_size(in->left)) {
+    id = json_string_value(json_array_get(in->left, in->left_next));
+    if (id != NULL && *id != '\0') {
+      if (b2_job_get(in->c, "ingest", id, on_left_info, in, &in->call, &e) == 0)
+        return;
+      SLUICE_LOG_W(in->c->host, in->c->ins, "ingest job %s: %s", id, e.message);
+    }
+    in->left_next++;
+  }
+  finish_call(in, 0, NULL); /* dest_open */
+}
+
 /* --- one job: create, PUT, close, poll, results ------------------------- */
 
 static void upload_done(struct b2_ingest *in);
@@ -743,6 +872,7 @@ static void on_closed(void *arg, int status, json_t *info,
     fail(in, status, &e);
     return;
   }
+  open_jobs_change(in, in->job, 0);
   rc = b2_job_poll_start(in->c, "ingest", in->job, in->b->poll_max_ms,
                          in->b->job_timeout_ms, on_polled, in, &in->poll, &e);
   if (rc < 0)
@@ -802,6 +932,7 @@ static void on_created(void *arg, int status, json_t *info,
     fail(in, e.code, &e);
     return;
   }
+  open_jobs_change(in, in->job, 1);
   SLUICE_LOG_I(c->host, c->ins, "%s: ingest job %s (%s): %lld rows, %lld bytes",
                c->object, in->job, stream_op(in, in->sending->stream),
                (long long)(in->sending->rows - in->sending->dup_rows),
@@ -1098,6 +1229,11 @@ static void on_start_timer(void *arg)
     file_close(in, 0);
     file_close(in, 1);
     io_start(in, after_stage);
+    return;
+  }
+  if (!in->b->dry_run && (in->left = open_jobs_get(in)) != NULL &&
+      json_array_size(in->left) > 0) {
+    abort_left_next(in);
     return;
   }
   finish_call(in, 0, NULL); /* dest_open */

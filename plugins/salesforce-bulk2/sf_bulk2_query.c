@@ -33,10 +33,20 @@
  * snapshot) but reads it again from its first page: resuming at the
  * state's locator would lose the rows emitted and never committed.
  *
- * A job Failed (its errorMessage) or Aborted fails the run.  An expired
- * locator (400 INVALID_QUERY_LOCATOR) or purged results (404) restart the
- * extract once with a new job; rows already emitted in this run then come
- * again (destinations upsert by Id). */
+ * A job Failed (its errorMessage) or Aborted fails the run, and so does a
+ * result whose rows, counted over every page of the job, differ from the
+ * job's numberRecordsProcessed (Estuary checks the same, section 4.3): a
+ * short extract would otherwise move the cursor past rows never read.
+ * Positions carry "rows", the job's rows up to them, so that a resumed
+ * run can count too.
+ *
+ * An expired locator (400 INVALID_QUERY_LOCATOR) reads the same job again
+ * from its first page, skipping the rows already read: a job's results
+ * are the same rows in the same order while it exists (4.3), so nothing
+ * comes twice and no new job is spent; a second expiry fails the run.
+ * Purged results (404) restart the extract once with a new job; rows
+ * already emitted in this run then come again (destinations upsert by
+ * Id). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,13 +77,17 @@ struct b2_query {
   char base_id[40], seen_id[40];
   /* a committed position to resume at: job, page, rows to skip */
   char *cp_job, *cp_locator;
-  int64_t cp_skip, skip;
+  int64_t cp_skip, cp_rows, skip;
 
   char *job;
   char *locator;      /* the page being read; "" for the first */
   char *next_locator; /* from Sforce-Locator; NULL: this is the last */
   int64_t page_rows, page_expected;
-  int restarted;
+  /* the job's rows before this page (-1: unknown, a position without
+   * "rows"), and its numberRecordsProcessed (-1: not known) */
+  int64_t job_rows, job_expected;
+  int restarted, reread;
+  int skip_spans; /* reread: the rows to skip run over pages */
   struct sf_api_call *call;
   struct b2_job_poll *poll;
 
@@ -85,7 +99,7 @@ struct b2_query {
 
   struct sluice_batch *cur; /* filling; emitted when the next row comes */
   char *last_locator;       /* the position after cur's last row */
-  int64_t last_skip;
+  int64_t last_skip, last_rows;
   uint64_t records, pages;
 
   struct sluice_buf pending; /* a piece's rest, not fed while paused */
@@ -180,6 +194,9 @@ static int checkpoint_parse(struct b2_query *q, const char *text,
       q->cp_job = strdup(job);
       q->cp_locator = strdup(loc);
       q->cp_skip = json_integer_value(json_object_get(j, "skip"));
+      q->cp_rows = json_is_integer(json_object_get(j, "rows"))
+                       ? json_integer_value(json_object_get(j, "rows"))
+                       : -1;
       if (q->cp_job == NULL || q->cp_locator == NULL)
         rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
     }
@@ -222,6 +239,8 @@ static char *checkpoint_position(struct b2_query *q)
 
   if (j == NULL)
     return NULL;
+  if (q->job_rows >= 0) /* the job's rows up to here, for the count */
+    json_object_set_new(j, "rows", json_integer(q->last_rows));
   if (q->have_base && ts_text(q->base_us, &ts) == 0) {
     json_object_set_new(j, "cursor", json_string(sluice_buf_cstr(&ts)));
     json_object_set_new(j, "id", json_string(q->base_id));
@@ -572,6 +591,7 @@ static int on_record(void *arg, const struct sluice_csv_field *f, size_t n,
   if (q->col_modstamp >= 0)
     see_cursor(q, f);
   q->last_skip = q->page_rows;
+  q->last_rows = q->job_rows + q->page_rows;
   if (q->last_locator == NULL || strcmp(q->last_locator, q->locator) != 0) {
     free(q->last_locator);
     if ((q->last_locator = strdup(q->locator)) == NULL) {
@@ -647,6 +667,7 @@ static int on_page_response(void *arg, const struct sluice_http_response *r)
 }
 
 static void restart_job(struct b2_query *q, const struct sluice_error *why);
+static void reread_job(struct b2_query *q, const struct sluice_error *why);
 static void create_job(struct b2_query *q);
 
 static void on_page_done(void *arg, int status, json_t *body,
@@ -659,14 +680,26 @@ static void on_page_done(void *arg, int status, json_t *body,
   if (q->finished)
     return;
   if (status < 0) {
+    struct sluice_error e = *err;
+    int expired = strstr(err->message, "INVALID_QUERY_LOCATOR") != NULL;
+    if (expired && !q->reread && q->job_rows >= 0) {
+      reread_job(q, err);
+      return;
+    }
+    /* a position without "rows" cannot say what to skip: a new job */
     if (!q->restarted &&
-        (strstr(err->message, "INVALID_QUERY_LOCATOR") != NULL ||
-         status == SLUICE_ENOTFOUND)) {
+        ((expired && !q->reread) || status == SLUICE_ENOTFOUND)) {
       restart_job(q, err);
       return;
     }
-    struct sluice_error e = *err;
-    sluice_error_prefix(&e, "%s: query job %s results", q->c->object, q->job);
+    if (expired && q->reread)
+      sluice_error_prefix(&e,
+                          "%s: query job %s results: the locator expired "
+                          "again after the job was read again from its "
+                          "first page",
+                          q->c->object, q->job);
+    else
+      sluice_error_prefix(&e, "%s: query job %s results", q->c->object, q->job);
     finish(q, status, &e);
     return;
   }
@@ -675,6 +708,26 @@ static void on_page_done(void *arg, int status, json_t *body,
     return;
   }
   page_end(q);
+}
+
+/* Every page read: the job's rows against its numberRecordsProcessed,
+ * before the last batch moves the cursor.  Returns < 0 when the run is
+ * over. */
+static int count_check(struct b2_query *q)
+{
+  struct sluice_error e = {0};
+
+  if (q->job_rows < 0 || q->job_expected < 0 || q->job_rows == q->job_expected)
+    return 0;
+  state_clear(q); /* the same job would come short again: a new one */
+  sluice_error_set(&e, SLUICE_EPROTO, 1,
+                   "%s: query job %s: %lld rows in its results, but its "
+                   "numberRecordsProcessed says %lld: the extract is "
+                   "incomplete (the cursor does not move)",
+                   q->c->object, q->job, (long long)q->job_rows,
+                   (long long)q->job_expected);
+  finish(q, e.code, &e);
+  return e.code;
 }
 
 static void page_end(struct b2_query *q)
@@ -708,7 +761,15 @@ static void page_end(struct b2_query *q)
     return;
   }
   q->pages++;
-  if (q->skip > 0) {
+  if (q->skip > 0 && q->skip_spans && q->next_locator == NULL) {
+    sluice_error_set(&e, SLUICE_EPROTO, 0,
+                     "%s: query job %s: read again from its first page, the "
+                     "job has fewer rows than were read before (%lld short)",
+                     c->object, q->job, (long long)q->skip);
+    finish(q, e.code, &e);
+    return;
+  }
+  if (q->skip > 0 && !q->skip_spans) {
     sluice_error_set(&e, SLUICE_EPROTO, 0,
                      "%s: query job %s: the page to resume at has fewer rows "
                      "than the checkpoint says were committed",
@@ -716,6 +777,8 @@ static void page_end(struct b2_query *q)
     finish(q, e.code, &e);
     return;
   }
+  if (q->job_rows >= 0)
+    q->job_rows += q->page_rows;
   state_save(q, q->next_locator);
   if (q->next_locator != NULL && q->last_locator != NULL &&
       strcmp(q->last_locator, q->locator) == 0 &&
@@ -730,8 +793,10 @@ static void page_end(struct b2_query *q)
     q->last_locator = n;
     q->last_skip = 0;
   }
+  q->page_rows = 0; /* counted in job_rows */
   if (q->next_locator == NULL) {
-    extract_done(q);
+    if (count_check(q) == 0)
+      extract_done(q);
     return;
   }
   free(q->locator);
@@ -784,6 +849,14 @@ static void request_page(struct b2_query *q)
 /* --- the job --------------------------------------------------------------
  */
 
+/* numberRecordsProcessed, -1 when the info has none. */
+static int64_t job_count(json_t *info)
+{
+  json_t *n = json_object_get(info, "numberRecordsProcessed");
+
+  return json_is_integer(n) ? (int64_t)json_integer_value(n) : -1;
+}
+
 static void on_job_done(void *arg, int status, json_t *info,
                         const struct sluice_error *err)
 {
@@ -809,16 +882,17 @@ static void on_job_done(void *arg, int status, json_t *info,
   if (state != NULL && strcmp(state, "Aborted") == 0) {
     state_clear(q);
     sluice_error_set(&e, SLUICE_ECANCELED, 0,
-                     "%s: query job %s was aborted (not by this pipeline): "
+                     "%s: query job %s is Aborted (not by this pipeline): "
                      "no results to read",
                      c->object, q->job);
     finish(q, e.code, &e);
     return;
   }
+  q->job_expected = job_count(info);
+  if (q->job_expected > 0) /* for progress */
+    q->c->host->count(q->c->ins, SLUICE_COUNT_EXPECTED, q->job_expected);
   SLUICE_LOG_I(c->host, c->ins, "%s: query job %s complete: %lld records",
-               c->object, q->job,
-               (long long)json_integer_value(
-                   json_object_get(info, "numberRecordsProcessed")));
+               c->object, q->job, (long long)q->job_expected);
   request_page(q);
 }
 
@@ -877,6 +951,11 @@ static void create_job(struct b2_query *q)
   json_decref(j);
   free(q->job);
   q->job = NULL;
+  q->job_rows = 0;
+  q->job_expected = -1;
+  q->page_rows = 0;
+  q->skip = 0;
+  q->skip_spans = 0;
   free(q->locator);
   q->locator = strdup("");
   if (body == NULL || q->locator == NULL) {
@@ -897,8 +976,32 @@ static void restart_job(struct b2_query *q, const struct sluice_error *why)
                "read so far in this run come again)",
                q->c->object, q->job, why->message);
   q->restarted = 1;
-  q->skip = 0;
   create_job(q);
+}
+
+/* The same job from its first page, past the rows read so far (those of
+ * the pages before, of this one, and those still to skip). */
+static void reread_job(struct b2_query *q, const struct sluice_error *why)
+{
+  int64_t done = q->job_rows + q->page_rows + q->skip;
+
+  SLUICE_LOG_W(q->c->host, q->c->ins,
+               "%s: query job %s: %s; reading the job again from its first "
+               "page, past the %lld rows already read",
+               q->c->object, q->job, why->message, (long long)done);
+  q->reread = 1;
+  q->skip_spans = 1;
+  q->skip = done;
+  q->job_rows = 0;
+  q->page_rows = 0;
+  free(q->next_locator);
+  q->next_locator = NULL;
+  free(q->locator);
+  if ((q->locator = strdup("")) == NULL) {
+    fail_oom(q);
+    return;
+  }
+  request_page(q);
 }
 
 /* The job the state names: go on with it when it still answers
@@ -921,11 +1024,15 @@ static void on_resume_info(void *arg, int status, json_t *info,
     create_job(q);
     return;
   }
+  q->job_expected = job_count(info);
+  q->job_rows = 0;
   if (q->cp_job != NULL && strcmp(q->cp_job, q->job) == 0) {
     free(q->locator);
     q->locator = q->cp_locator;
     q->cp_locator = NULL;
     q->skip = q->cp_skip;
+    /* a position of an older version has no "rows": no count check */
+    q->job_rows = q->cp_rows >= q->cp_skip ? q->cp_rows - q->cp_skip : -1;
     SLUICE_LOG_I(c->host, c->ins,
                  "%s: resuming query job %s at page %s after %lld committed "
                  "rows",

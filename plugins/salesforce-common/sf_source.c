@@ -60,41 +60,12 @@ struct sf_source {
   struct sf_api_call *call;
   uint64_t records, pages;
 
-  struct sluice_batch **queue; /* ready to emit, in order */
-  size_t qhead, qlen, qcap;
+  struct sluice_batch_queue queue; /* ready to emit, in order */
 
   int paused, stopping, finished, in_pump;
 };
 
 static void pump(struct sf_source *s);
-
-static void queue_clear(struct sf_source *s)
-{
-  while (s->qlen > 0) {
-    sluice_batch_unref(s->queue[s->qhead]);
-    s->qhead = (s->qhead + 1) % s->qcap;
-    s->qlen--;
-  }
-}
-
-static int queue_push(struct sf_source *s, struct sluice_batch *b)
-{
-  if (s->qlen == s->qcap) {
-    size_t ncap = s->qcap ? s->qcap * 2 : 8, i;
-    struct sluice_batch **q = malloc(ncap * sizeof *q);
-    if (q == NULL)
-      return SLUICE_ENOMEM;
-    for (i = 0; i < s->qlen; i++)
-      q[i] = s->queue[(s->qhead + i) % s->qcap];
-    free(s->queue);
-    s->queue = q;
-    s->qcap = ncap;
-    s->qhead = 0;
-  }
-  s->queue[(s->qhead + s->qlen) % s->qcap] = b;
-  s->qlen++;
-  return 0;
-}
 
 static void finish(struct sf_source *s, int status,
                    const struct sluice_error *err)
@@ -111,7 +82,7 @@ static void finish(struct sf_source *s, int status,
   sf_wide_cancel(s->wide);
   json_decref(s->page);
   s->page = NULL;
-  queue_clear(s);
+  sluice_batch_queue_clear(&s->queue);
   if (status == 0)
     SLUICE_LOG_I(c->host, c->ins, "%s: %llu records in %llu pages", c->object,
                  (unsigned long long)s->records, (unsigned long long)s->pages);
@@ -198,7 +169,7 @@ static int batch_close(struct sf_source *s, struct sluice_batch *b)
       return SLUICE_ENOMEM;
     }
   }
-  if (queue_push(s, b) < 0) {
+  if (sluice_batch_queue_push(&s->queue, b) < 0) {
     sluice_batch_unref(b);
     return SLUICE_ENOMEM;
   }
@@ -288,10 +259,12 @@ static void on_page(void *arg, int status, json_t *body,
     return;
   }
   s->pages++;
-  if (s->pages == 1)
-    SLUICE_LOG_I(
-        c->host, c->ins, "%s: %lld records to read", c->object,
-        (long long)json_integer_value(json_object_get(body, "totalSize")));
+  if (s->pages == 1) {
+    json_int_t total = json_integer_value(json_object_get(body, "totalSize"));
+    SLUICE_LOG_I(c->host, c->ins, "%s: %lld records to read", c->object,
+                 (long long)total);
+    c->host->count(c->ins, SLUICE_COUNT_EXPECTED, (int64_t)total);
+  }
   free(s->next_path);
   s->next_path = NULL;
   if (!json_is_true(json_object_get(body, "done")) && next != NULL) {
@@ -341,10 +314,8 @@ static void pump(struct sf_source *s)
   if (s->in_pump || s->finished)
     return;
   s->in_pump = 1;
-  while (!s->paused && s->qlen > 0 && !s->finished) {
-    struct sluice_batch *b = s->queue[s->qhead];
-    s->qhead = (s->qhead + 1) % s->qcap;
-    s->qlen--;
+  while (!s->paused && s->queue.len > 0 && !s->finished) {
+    struct sluice_batch *b = sluice_batch_queue_pop(&s->queue);
     if ((rc = c->host->emit(c->ins, b, &err)) < 0) {
       s->in_pump = 0;
       finish(s, rc, &err);
@@ -352,7 +323,7 @@ static void pump(struct sf_source *s)
     }
   }
   s->in_pump = 0;
-  if (s->finished || s->qlen > 0 || s->call != NULL || s->page != NULL)
+  if (s->finished || s->queue.len > 0 || s->call != NULL || s->page != NULL)
     return;
   if (s->stopping || c->host->stopping(c->ins) ||
       (s->query_started && s->next_path == NULL)) {
@@ -662,8 +633,7 @@ void sf_source_free(struct sf_ctx *c)
     sf_api_cancel(s->call);
   sf_wide_free(s->wide);
   json_decref(s->page);
-  queue_clear(s);
-  free(s->queue);
+  sluice_batch_queue_clear(&s->queue);
   sf_fields_free(s->fields, s->nfields);
   sluice_schema_unref(s->schema);
   free(s->checkpoint);

@@ -24,40 +24,11 @@ struct sfk_source {
   int64_t num_rows, rows;
   struct sfk_call *call;
 
-  struct sluice_batch **queue;
-  size_t qhead, qlen, qcap;
+  struct sluice_batch_queue queue; /* ready to emit, in order */
   int paused, stopping, finished, in_pump, started;
 };
 
 static void pump(struct sfk_source *s);
-
-static void queue_clear(struct sfk_source *s)
-{
-  while (s->qlen > 0) {
-    sluice_batch_unref(s->queue[s->qhead]);
-    s->qhead = (s->qhead + 1) % s->qcap;
-    s->qlen--;
-  }
-}
-
-static int queue_push(struct sfk_source *s, struct sluice_batch *b)
-{
-  if (s->qlen == s->qcap) {
-    size_t ncap = s->qcap ? s->qcap * 2 : 8, i;
-    struct sluice_batch **q = malloc(ncap * sizeof *q);
-    if (q == NULL)
-      return SLUICE_ENOMEM;
-    for (i = 0; i < s->qlen; i++)
-      q[i] = s->queue[(s->qhead + i) % s->qcap];
-    free(s->queue);
-    s->queue = q;
-    s->qcap = ncap;
-    s->qhead = 0;
-  }
-  s->queue[(s->qhead + s->qlen) % s->qcap] = b;
-  s->qlen++;
-  return 0;
-}
 
 static void finish(struct sfk_source *s, int status,
                    const struct sluice_error *err)
@@ -71,7 +42,7 @@ static void finish(struct sfk_source *s, int status,
     sfk_call_cancel(s->call);
     s->call = NULL;
   }
-  queue_clear(s);
+  sluice_batch_queue_clear(&s->queue);
   if (status == 0)
     SLUICE_LOG_I(c->host, c->ins, "%lld rows in %zu partitions",
                  (long long)s->rows, s->npartitions);
@@ -105,13 +76,14 @@ static int rows_to_batches(struct sfk_source *s, json_t *data,
     }
     s->rows++;
     if (sluice_batch_full(b)) {
-      rc = queue_push(s, b);
-      b = NULL;
-      if (rc < 0)
+      if ((rc = sluice_batch_queue_push(&s->queue, b)) < 0) {
+        sluice_batch_unref(b);
         return sluice_error_set(err, rc, 0, "out of memory");
+      }
+      b = NULL;
     }
   }
-  if (b != NULL && queue_push(s, b) < 0) {
+  if (b != NULL && sluice_batch_queue_push(&s->queue, b) < 0) {
     sluice_batch_unref(b);
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   }
@@ -165,6 +137,7 @@ static void on_result(void *arg, int status, json_t *body,
     return;
   }
   s->num_rows = json_integer_value(json_object_get(meta, "numRows"));
+  c->host->count(c->ins, SLUICE_COUNT_EXPECTED, s->num_rows);
   s->npartitions = json_array_size(json_object_get(meta, "partitionInfo"));
   if (s->npartitions == 0)
     s->npartitions = 1;
@@ -187,10 +160,8 @@ static void pump(struct sfk_source *s)
   if (s->in_pump || s->finished)
     return;
   s->in_pump = 1;
-  while (!s->paused && s->qlen > 0 && !s->finished) {
-    struct sluice_batch *b = s->queue[s->qhead];
-    s->qhead = (s->qhead + 1) % s->qcap;
-    s->qlen--;
+  while (!s->paused && s->queue.len > 0 && !s->finished) {
+    struct sluice_batch *b = sluice_batch_queue_pop(&s->queue);
     if ((rc = c->host->emit(c->ins, b, &err)) < 0) {
       s->in_pump = 0;
       finish(s, rc, &err);
@@ -198,7 +169,7 @@ static void pump(struct sfk_source *s)
     }
   }
   s->in_pump = 0;
-  if (s->finished || s->qlen > 0 || s->call != NULL || !s->started)
+  if (s->finished || s->queue.len > 0 || s->call != NULL || !s->started)
     return;
   if (s->stopping || c->host->stopping(c->ins)) {
     finish(s, 0, NULL);
@@ -305,8 +276,7 @@ void sfk_source_free(struct sfk_ctx *c)
     return;
   if (s->call != NULL)
     sfk_call_cancel(s->call);
-  queue_clear(s);
-  free(s->queue);
+  sluice_batch_queue_clear(&s->queue);
   sfk_columns_free(s->cols, s->ncols);
   sluice_schema_unref(s->schema);
   free(s->handle);

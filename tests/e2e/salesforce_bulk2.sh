@@ -2,9 +2,9 @@
 # salesforce-bulk2 as a source against the Salesforce emulator: a full
 # extract typed as salesforce-rest types it, paging by Sforce-Locator,
 # incremental runs with ties at the cursor across a page boundary, queryAll
-# deletes, a job that fails, one that is aborted, an expired locator, a
-# SIGTERM mid-extract resumed at the next locator, and api auto choosing
-# REST below the threshold and Bulk above it.
+# deletes, a job that fails, and api auto choosing REST below the threshold
+# and Bulk above it.  An aborted job, expired locators, purged results, a
+# SIGTERM mid-extract and a short count: salesforce_bulk2_faults.sh.
 . "$TOP_SRCDIR/tests/e2e/lib.sh"
 
 SFEMU_ACCOUNTS=3000

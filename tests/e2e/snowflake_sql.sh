@@ -156,6 +156,21 @@ expect_exit 0 "$SLUICE" run read.json --once -v
 expect_in err.txt "running as"
 check_eq "$(python3 -c 'import csv; print(sum(1 for _ in csv.DictReader(open("out/read.csv"))))')" 3500 "rows after an async statement"
 
+# --- 5b. progress: a line a running pipeline on a terminal, none else ----
+if command -v script >/dev/null 2>&1; then
+  rm -f state/big.checkpoint.json
+  sfkctl POST /slow '{"seconds": 3, "pattern": "MERGE", "count": 1}' >/dev/null
+  script -qec "'$SLUICE' run big.json --once" /dev/null >tty.txt 2>&1 </dev/null
+  expect_in tty.txt "rows/s"
+  expect_in tty.txt "3500 read"
+  expect_in tty.txt "$(printf '\033[2K')"
+  rm -f state/big.checkpoint.json
+  sfkctl POST /slow '{"seconds": 3, "pattern": "MERGE", "count": 1}' >/dev/null
+  expect_exit 0 "$SLUICE" run big.json --once
+  expect_not_in err.txt "rows/s"
+  sfkctl DELETE /slow >/dev/null
+fi
+
 # --- 6. a suspended warehouse, in plain words ------------------------------
 sfkctl POST /warehouse '{"state": "SUSPENDED", "auto_resume": false}' >/dev/null
 expect_exit 1 "$SLUICE" run read.json --once

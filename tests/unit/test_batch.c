@@ -139,9 +139,45 @@ static void checkpoint_copy_and_refs(void **state)
   sluice_schema_unref(s);
 }
 
+/* The queue keeps order across growth and wrap-around, and owns its
+ * references. */
+static void queue_is_fifo(void **state)
+{
+  struct sluice_schema *sc = sluice_schema_new(1);
+  struct sluice_batch_queue q = {0};
+  struct sluice_batch *b[20], *got;
+  (void)state;
+
+  sluice_schema_set(sc, 0, "x", SLUICE_TYPE_INT64);
+  for (int i = 0; i < 20; i++) {
+    b[i] = sluice_batch_new(sc, 0, 0);
+    sluice_batch_set_first_record(b[i], (uint64_t)i);
+  }
+  for (int i = 0; i < 6; i++)
+    assert_int_equal(sluice_batch_queue_push(&q, b[i]), 0);
+  for (int i = 0; i < 4; i++) { /* head moves: the next growth wraps */
+    got = sluice_batch_queue_pop(&q);
+    assert_ptr_equal(got, b[i]);
+    sluice_batch_unref(got);
+  }
+  for (int i = 6; i < 20; i++)
+    assert_int_equal(sluice_batch_queue_push(&q, b[i]), 0);
+  assert_int_equal(q.len, 16);
+  for (int i = 4; i < 10; i++) {
+    got = sluice_batch_queue_pop(&q);
+    assert_int_equal(sluice_batch_first_record(got), i);
+    sluice_batch_unref(got);
+  }
+  sluice_batch_queue_clear(&q); /* the other 10 references */
+  assert_int_equal(q.len, 0);
+  assert_null(sluice_batch_queue_pop(&q));
+  sluice_schema_unref(sc);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(queue_is_fifo),
       cmocka_unit_test(schema_fields_and_find),
       cmocka_unit_test(rows_values_and_ops),
       cmocka_unit_test(full_by_rows_and_by_bytes),
