@@ -5,8 +5,10 @@
  *   sfs_csvgz.c    rows into a gzip CSV file (worker thread only)
  *   sfs_s3.c       object URLs, the signed PUT and DELETE, S3 errors
  *   sfs_loader.c   the sfk_loader: files written on the thread pool,
- *                  uploaded while the next is written, one COPY INTO the
- *                  staging table checked file by file, cleanup
+ *                  uploaded while the next is written, then the COPY,
+ *                  then cleanup
+ *   sfs_copy.c     COPY INTO the staging table, checked file by file
+ *   sfs_sweep.c    deleting what a killed run left in the bucket
  *
  * Everything else (session, table, drift, MERGE, audit) is
  * plugins/snowflake-common, shared with snowflake-sql. */
@@ -96,6 +98,30 @@ int sfs_s3_next_key(const char *body, size_t len, size_t *pos, char *key,
                     size_t keylen);
 /* Stops a request: its cb is never called. */
 void sfs_s3_cancel(struct sfs_s3_req *q);
+
+/* --- sfs_copy.c --- */
+struct sfs_copy;
+/* status 0 with every file LOADED and rows_loaded == expect_rows, or < 0
+ * with err naming the file, line and column. */
+typedef void (*sfs_copy_cb)(void *arg, int status, int64_t rows_loaded,
+                            const struct sluice_error *err);
+/* COPYs names[0..n) (under @stage/rel) into table; the strings are
+ * borrowed until cb.  NULL (err filled) when it could not start. */
+struct sfs_copy *sfs_copy_start(struct sfs_ctx *s, const char *table,
+                                const char *rel, const char *const *names,
+                                size_t n, int64_t expect_rows, sfs_copy_cb cb,
+                                void *arg, struct sluice_error *err);
+/* Stops it: cb is never called. */
+void sfs_copy_cancel(struct sfs_copy *k);
+
+/* --- sfs_sweep.c --- */
+struct sfs_sweep;
+/* Deletes the objects under prefix in the background (failures warn);
+ * done(arg) at the end.  NULL when it could not start (warned). */
+struct sfs_sweep *sfs_sweep_start(struct sfs_ctx *s, const char *prefix,
+                                  void (*done)(void *arg), void *arg);
+/* Stops it: done is never called. */
+void sfs_sweep_cancel(struct sfs_sweep *w);
 
 /* --- sfs_loader.c --- */
 extern const struct sfk_loader sfs_loader;

@@ -9,11 +9,9 @@
  *         closed file cannot start uploading (so the files on disk, and
  *         the memory, stay bounded).
  * flush:  the last file is closed and uploaded; then COPY INTO the staging
- *         table with the exact FILES of this commit (1000 at most per
- *         statement), ON_ERROR = ABORT_STATEMENT: one bad row fails the
- *         COPY, which names the file, line and column, and the MERGE never
- *         runs.  Every result row must be LOADED and the rows loaded must
- *         add up to the rows written.
+ *         table with the exact FILES of this commit (sfs_copy.c): one bad
+ *         row fails it, naming the file, line and column, and the MERGE
+ *         never runs.
  * committed: the staged objects are deleted (cleanup = true).
  *
  * Files are named <prefix><pipeline>/<run id>/part-NNNNNN.csv.gz: a run
@@ -25,13 +23,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "sfs.h"
-
-#define COPY_FILES_MAX 1000 /* Snowflake's limit on FILES = (...) */
 
 struct staged_file {
   char *name;  /* "part-000001.csv.gz" */
@@ -73,24 +68,21 @@ struct sfs_load {
   struct staged_file **files; /* this commit's files (stable addresses:
                                 requests point at them) */
   size_t nfiles, capfiles;
-  size_t in_flight; /* PUTs running */
-  size_t waiting;   /* closed, not yet uploading */
-  size_t copied;    /* files COPYed so far (flush) */
-  int64_t expect_rows, loaded_rows;
+  size_t in_flight;    /* PUTs running */
+  size_t waiting;      /* closed, not yet uploading */
+  int64_t expect_rows; /* rows written since the last commit */
   int job_running;
   int failed;
   struct sluice_error ferr;
   int marked; /* state "stale_prefix" names this run's files */
 
-  /* deleting a killed run's files, one request at a time */
-  char *sweep_body;
-  size_t sweep_len, sweep_pos;
-  struct sfs_s3_req *sweep_call;
+  struct sfs_sweep *sweep; /* deleting a killed run's files */
   int swept;
 
   sluice_done_cb wdone, fdone, cdone; /* write, flush, committed */
   void *warg, *farg, *carg;
-  struct sfk_call *copy_call;
+  struct sfs_copy *copy;
+  const char **names; /* the files' names, for the COPY */
   size_t deleting;
   struct sluice_timer *timer;
   uint64_t raw_total, gz_total;
@@ -380,7 +372,7 @@ static int add_file(struct sfs_load *ld, char *local, uint64_t raw, uint64_t gz)
   return 0;
 }
 
-/* --- COPY INTO ----------------------------------------------------------- */
+/* --- the COPY (sfs_copy.c) ---------------------------------------------- */
 
 static void copy_done(struct sfs_load *ld, int status,
                       const struct sluice_error *err)
@@ -391,139 +383,40 @@ static void copy_done(struct sfs_load *ld, int status,
   done(ld->farg, status, status == 0 ? NULL : err);
 }
 
-static int start_copy(struct sfs_load *ld, struct sluice_error *err);
-
-/* The index of the rowType column named name, or -1. */
-static long column_index(json_t *body, const char *name)
-{
-  json_t *rt = json_object_get(json_object_get(body, "resultSetMetaData"),
-                               "rowType"),
-         *col;
-  size_t i;
-
-  json_array_foreach(rt, i, col)
-  {
-    const char *n = json_string_value(json_object_get(col, "name"));
-    if (n != NULL && strcasecmp(n, name) == 0)
-      return (long)i;
-  }
-  return -1;
-}
-
-static const char *cell(json_t *row, long i)
-{
-  const char *v =
-      i < 0 ? NULL : json_string_value(json_array_get(row, (size_t)i));
-  return v ? v : "";
-}
-
-static void on_copy(void *arg, int status, json_t *body,
-                    const struct sluice_error *err)
+static void on_copied(void *arg, int status, int64_t rows,
+                      const struct sluice_error *err)
 {
   struct sfs_load *ld = arg;
   struct sfk_ctx *c = &ld->s->k;
-  struct sluice_error e = {0};
-  json_t *data = json_object_get(body, "data"), *row;
-  long ifile, istatus, iloaded, ierr, iline, ichar, icol;
-  size_t i;
 
-  ld->copy_call = NULL;
-  if (status < 0) {
-    /* ON_ERROR = ABORT_STATEMENT: the service's message names the file,
-     * the line and the column. */
-    sluice_error_set(&e, status, err ? err->retryable : 0,
-                     "COPY INTO %s from @%s/%s: %s", ld->st.table, ld->s->stage,
-                     ld->rel, err && err->message[0] ? err->message : "failed");
-    copy_done(ld, status, &e);
-    return;
-  }
-  ifile = column_index(body, "file");
-  istatus = column_index(body, "status");
-  iloaded = column_index(body, "rows_loaded");
-  ierr = column_index(body, "first_error");
-  iline = column_index(body, "first_error_line");
-  ichar = column_index(body, "first_error_character");
-  icol = column_index(body, "first_error_column_name");
-  if (ifile < 0 || iloaded < 0) {
-    /* "Copy executed with 0 files processed.": the files were loaded
-     * into this table before, which a fresh staging table never has. */
-    status = sluice_error_set(
-        &e, SLUICE_EPROTO, 0,
-        "COPY INTO %s from @%s/%s loaded no file (%s): the files of this "
-        "commit were not found or were loaded before",
-        ld->st.table, ld->s->stage, ld->rel, cell(json_array_get(data, 0), 0));
-    copy_done(ld, status, &e);
-    return;
-  }
-  json_array_foreach(data, i, row)
-  {
-    if (strcmp(cell(row, istatus), "LOADED") != 0) {
-      status = sluice_error_set(
-          &e, SLUICE_EDATA, 0,
-          "COPY INTO %s: file %s: %s: %s (line %s, character %s, column %s)",
-          ld->st.table, cell(row, ifile), cell(row, istatus), cell(row, ierr),
-          cell(row, iline), cell(row, ichar), cell(row, icol));
-      copy_done(ld, status, &e);
-      return;
-    }
-    ld->loaded_rows += strtoll(cell(row, iloaded), NULL, 10);
-  }
-  ld->copied += json_array_size(data);
-  SLUICE_LOG_D(c->host, c->ins, "COPY INTO %s: %zu files loaded", ld->st.table,
-               json_array_size(data));
-  if (ld->copied < ld->nfiles) {
-    if ((status = start_copy(ld, &e)) < 0)
-      copy_done(ld, status, &e);
-    return;
-  }
-  if (ld->loaded_rows != ld->expect_rows) {
-    status = sluice_error_set(
-        &e, SLUICE_EPROTO, 0,
-        "COPY INTO %s loaded %lld rows from %zu files, but %lld were "
-        "written: not merging",
-        ld->st.table, (long long)ld->loaded_rows, ld->nfiles,
-        (long long)ld->expect_rows);
-    copy_done(ld, status, &e);
-    return;
-  }
-  SLUICE_LOG_I(c->host, c->ins,
-               "staged %lld rows in %zu files (%llu bytes of CSV, %llu "
-               "gzip) and loaded them into %s",
-               (long long)ld->loaded_rows, ld->nfiles,
-               (unsigned long long)ld->raw_total,
-               (unsigned long long)ld->gz_total, ld->st.table);
-  copy_done(ld, 0, NULL);
+  ld->copy = NULL;
+  free(ld->names);
+  ld->names = NULL;
+  if (status == 0)
+    SLUICE_LOG_I(c->host, c->ins,
+                 "staged %lld rows in %zu files (%llu bytes of CSV, %llu "
+                 "gzip) and loaded them into %s",
+                 (long long)rows, ld->nfiles, (unsigned long long)ld->raw_total,
+                 (unsigned long long)ld->gz_total, ld->st.table);
+  copy_done(ld, status, err);
 }
 
-/* One COPY for the next files (at most COPY_FILES_MAX). */
 static int start_copy(struct sfs_load *ld, struct sluice_error *err)
 {
-  struct sfs_ctx *s = ld->s;
-  struct sluice_buf b = SLUICE_BUF_INIT;
-  size_t i, end = ld->copied + COPY_FILES_MAX;
-  int rc;
+  size_t i;
 
-  if (end > ld->nfiles)
-    end = ld->nfiles;
-  rc = sluice_buf_printf(&b, "COPY INTO %s FROM @%s/%s FILES = (", ld->st.table,
-                         s->stage, ld->rel);
-  for (i = ld->copied; i < end && rc == 0; i++)
-    rc = sluice_buf_printf(&b, "%s'%s'", i > ld->copied ? ", " : "",
-                           ld->files[i]->name);
-  rc = rc ? rc
-          : sluice_buf_append_str(
-                &b, ") FILE_FORMAT = (TYPE = CSV "
-                    "FIELD_OPTIONALLY_ENCLOSED_BY = '\"' SKIP_HEADER = 1 "
-                    "COMPRESSION = GZIP NULL_IF = ('\\\\N') "
-                    "EMPTY_FIELD_AS_NULL = FALSE) ON_ERROR = ABORT_STATEMENT");
-  if (rc < 0) {
-    sluice_buf_free(&b);
+  if ((ld->names = calloc(ld->nfiles, sizeof *ld->names)) == NULL)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  for (i = 0; i < ld->nfiles; i++)
+    ld->names[i] = ld->files[i]->name;
+  ld->copy = sfs_copy_start(ld->s, ld->st.table, ld->rel, ld->names, ld->nfiles,
+                            ld->expect_rows, on_copied, ld, err);
+  if (ld->copy == NULL) {
+    free(ld->names);
+    ld->names = NULL;
+    return err->code;
   }
-  rc = sfk_exec(&s->k, "copy into the staging table", sluice_buf_cstr(&b), NULL,
-                1, on_copy, ld, &ld->copy_call, err);
-  sluice_buf_free(&b);
-  return rc;
+  return 0;
 }
 
 /* --- where the loader stands, after a job or an upload ------------------ */
@@ -559,7 +452,7 @@ static void settle(struct sfs_load *ld)
          ld->failed ? &ld->ferr : NULL);
     return;
   }
-  if (ld->fdone == NULL || ld->copy_call != NULL || ld->copied > 0)
+  if (ld->fdone == NULL || ld->copy != NULL)
     return;
   if (ld->failed) {
     copy_done(ld, ld->ferr.code, &ld->ferr);
@@ -633,65 +526,12 @@ static int submit(struct sfs_load *ld, struct sluice_batch *batch,
   return 0;
 }
 
-/* --- a killed run's files ------------------------------------------------ */
+/* --- a killed run's files (sfs_sweep.c) -------------------------------- */
 
-/* A run killed before its cleanup leaves its objects; it recorded their
- * prefix in the state, and the next run deletes them in the background
- * (they can never be loaded again: no later COPY names them). */
-static void sweep_next(struct sfs_load *ld);
-
-static void on_swept(void *arg, int status, const struct sluice_error *err)
+static void on_swept(void *arg)
 {
   struct sfs_load *ld = arg;
-  struct sfk_ctx *c = &ld->s->k;
-
-  ld->sweep_call = NULL;
-  if (status < 0) {
-    SLUICE_LOG_W(c->host, c->ins, "stale files: %s", err->message);
-    free(ld->sweep_body);
-    ld->sweep_body = NULL;
-    return;
-  }
-  sweep_next(ld);
-}
-
-static void sweep_next(struct sfs_load *ld)
-{
-  struct sfk_ctx *c = &ld->s->k;
-  struct sluice_error e = {0};
-  char key[1024];
-
-  if (sfs_s3_next_key(ld->sweep_body, ld->sweep_len, &ld->sweep_pos, key,
-                      sizeof key)) {
-    if (sfs_s3_delete(ld->s, key, on_swept, ld, &ld->sweep_call, &e) < 0)
-      SLUICE_LOG_W(c->host, c->ins, "stale files: %s", e.message);
-    else
-      return;
-  }
-  free(ld->sweep_body);
-  ld->sweep_body = NULL;
-}
-
-static void on_stale_list(void *arg, int status, const char *body, size_t len,
-                          const struct sluice_error *err)
-{
-  struct sfs_load *ld = arg;
-  struct sfk_ctx *c = &ld->s->k;
-
-  ld->sweep_call = NULL;
-  if (status < 0) {
-    SLUICE_LOG_W(c->host, c->ins, "stale files: %s", err->message);
-    return;
-  }
-  if ((ld->sweep_body = malloc(len + 1)) == NULL)
-    return;
-  memcpy(ld->sweep_body, body, len);
-  ld->sweep_body[len] = '\0';
-  ld->sweep_len = len;
-  ld->sweep_pos = 0;
-  SLUICE_LOG_I(c->host, c->ins,
-               "deleting the staged files an earlier run left behind");
-  sweep_next(ld);
+  ld->sweep = NULL;
 }
 
 /* Before this run stages its first file: sweep the last killed run's
@@ -707,9 +547,10 @@ static void mark_run(struct sfs_load *ld)
   ld->marked = 1;
   if (!ld->swept && c->host->state_get(c->ins, "stale_prefix", &old) == 0) {
     ld->swept = 1;
-    if (old[0] != '\0' && strcmp(old, ld->key_dir) != 0 &&
-        sfs_s3_list(ld->s, old, on_stale_list, ld, &ld->sweep_call, &e) < 0)
-      SLUICE_LOG_W(c->host, c->ins, "stale files: %s", e.message);
+    /* A run killed before its cleanup left these; nothing can load them
+     * again (every COPY names its own files), they only take room. */
+    if (old[0] != '\0' && strcmp(old, ld->key_dir) != 0)
+      ld->sweep = sfs_sweep_start(ld->s, old, on_swept, ld);
     c->host->free(old);
   }
   ld->swept = 1;
@@ -773,8 +614,6 @@ static int loader_flush(struct sfk_ctx *c, const struct sfk_staging *st,
   }
   ld->st = *st;
   ld->expect_rows = rows;
-  ld->loaded_rows = 0;
-  ld->copied = 0;
   /* Closing the last file is disk work: the pool does it, and done then
    * comes later even when there is nothing to close. */
   if ((rc = submit(ld, NULL, 0, err)) < 0)
@@ -793,7 +632,7 @@ static void forget_files(struct sfs_load *ld)
     free(ld->files[i]->name);
     free(ld->files[i]);
   }
-  ld->nfiles = ld->waiting = ld->copied = 0;
+  ld->nfiles = ld->waiting = 0;
   ld->raw_total = ld->gz_total = 0;
   ld->cpu_ns = ld->began_ms = 0;
 }
@@ -870,11 +709,9 @@ void sfs_loader_free(struct sfs_ctx *s)
 
   if (ld == NULL)
     return;
-  if (ld->copy_call != NULL)
-    sfk_call_cancel(ld->copy_call);
-  if (ld->sweep_call != NULL)
-    sfs_s3_cancel(ld->sweep_call);
-  free(ld->sweep_body);
+  sfs_copy_cancel(ld->copy);
+  free(ld->names);
+  sfs_sweep_cancel(ld->sweep);
   for (i = 0; i < ld->nfiles; i++) {
     if (ld->files[i]->call != NULL)
       sfs_s3_cancel(ld->files[i]->call);
