@@ -1,5 +1,5 @@
-/* plugins/snowflake-sql/sfk_plugin.c - the descriptor, the config maps,
- * init/fini and check. */
+/* plugins/snowflake-sql/sfk_plugin.c - the descriptor, the source's
+ * config keys, init/fini (the rest is in plugins/snowflake-common). */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,51 +10,10 @@
 #include "sfk.h"
 
 #define SRC SLUICE_CFG_SOURCE
-#define DST SLUICE_CFG_DESTINATION
-#define REQ SLUICE_CFG_REQUIRED
-#define SECRET SLUICE_CFG_SECRET
 
 #ifndef SFK_VERSION
 #define SFK_VERSION "0.1.0"
 #endif
-
-static const struct sluice_config_entry sfk_connection_config[] = {
-    {"account", SLUICE_CFG_STRING, REQ, NULL, NULL,
-     offsetof(struct sfk_ctx, account),
-     "the account identifier: \"MYORG-MYACCOUNT\", or a locator with its "
-     "region \"xy12345.us-east-2.aws\""},
-    {"url", SLUICE_CFG_STRING, 0, NULL, NULL, offsetof(struct sfk_ctx, url),
-     "the service's base URL; default https://<account>."
-     "snowflakecomputing.com"},
-    {"user", SLUICE_CFG_STRING, 0, NULL, NULL, offsetof(struct sfk_ctx, user),
-     "keypair: the login name of the user the public key is set on"},
-    {"auth_method", SLUICE_CFG_ENUM, 0, "keypair", "keypair|oauth",
-     offsetof(struct sfk_ctx, auth_method),
-     "keypair: a JWT signed with private_key_file; oauth: oauth_token"},
-    {"private_key_file", SLUICE_CFG_STRING, 0, NULL, NULL,
-     offsetof(struct sfk_ctx, private_key_file),
-     "keypair: the PEM RSA key (PKCS#8, possibly encrypted), mode 0600"},
-    {"private_key_passphrase", SLUICE_CFG_STRING, SECRET, NULL, NULL,
-     offsetof(struct sfk_ctx, private_key_passphrase),
-     "keypair: the passphrase of an encrypted key"},
-    {"oauth_token", SLUICE_CFG_STRING, SECRET, NULL, NULL,
-     offsetof(struct sfk_ctx, oauth_token), "oauth: the access token"},
-    {"warehouse", SLUICE_CFG_STRING, 0, NULL, NULL,
-     offsetof(struct sfk_ctx, warehouse),
-     "the warehouse statements run on (exact, usually upper case)"},
-    {"database", SLUICE_CFG_STRING, 0, NULL, NULL,
-     offsetof(struct sfk_ctx, database), "the database of the tables"},
-    {"schema", SLUICE_CFG_STRING, 0, NULL, NULL,
-     offsetof(struct sfk_ctx, schema), "the schema of the tables"},
-    {"role", SLUICE_CFG_STRING, 0, NULL, NULL, offsetof(struct sfk_ctx, role),
-     "the role to run as (default: the user's)"},
-    {"ca_file", SLUICE_CFG_STRING, 0, NULL, NULL,
-     offsetof(struct sfk_ctx, ca_file),
-     "a CA bundle to trust instead of the system's (tests)"},
-    {"statement_timeout", SLUICE_CFG_DURATION, 0, "1h", NULL,
-     offsetof(struct sfk_ctx, statement_timeout_ms),
-     "a statement running longer is cancelled by the service"},
-    {NULL, 0, 0, NULL, NULL, 0, NULL}};
 
 static const struct sluice_config_entry sfk_config[] = {
     {"query", SLUICE_CFG_STRING, SRC, NULL, NULL,
@@ -62,285 +21,37 @@ static const struct sluice_config_entry sfk_config[] = {
      "source: the SELECT to read (or give view)"},
     {"view", SLUICE_CFG_STRING, SRC, NULL, NULL, offsetof(struct sfk_ctx, view),
      "source: a view or table to read whole (or give query)"},
-    {"table", SLUICE_CFG_STRING, DST, NULL, NULL,
-     offsetof(struct sfk_ctx, table),
-     "destination: the table to write (upper-cased, quoted)"},
-    {"write", SLUICE_CFG_ENUM, DST, "merge", "append|merge|replace",
-     offsetof(struct sfk_ctx, write),
-     "destination: merge (upsert on key), append, or replace (load a new "
-     "table, then SWAP it in)"},
-    {"key", SLUICE_CFG_STRLIST, DST, NULL, NULL, offsetof(struct sfk_ctx, key),
-     "destination: the fields rows are matched on: [\"Id\"]"},
-    {"hard_deletes", SLUICE_CFG_ENUM, DST, "flag", "flag|delete|ignore",
-     offsetof(struct sfk_ctx, hard_deletes),
-     "destination: what a DELETE row does: flag (del_flag_column set to "
-     "'Y'; 'N' on live rows), delete (the row goes), ignore"},
-    {"del_flag_column", SLUICE_CFG_STRING, DST, "DEL_FLAG", NULL,
-     offsetof(struct sfk_ctx, del_flag_column),
-     "destination: the hard-delete flag column"},
-    {"audit_table", SLUICE_CFG_STRING, DST, "SLUICE_AUDIT", NULL,
-     offsetof(struct sfk_ctx, audit_table),
-     "destination: a row for every committed run, in the same transaction "
-     "(\"\": none)"},
-    {"create_table", SLUICE_CFG_BOOL, DST, "true", NULL,
-     offsetof(struct sfk_ctx, create_table),
-     "destination: create the table when it does not exist"},
+    SFK_DEST_CONFIG_ENTRIES,
     {NULL, 0, 0, NULL, NULL, 0, NULL}};
-
-char *sfk_absolute(struct sfk_ctx *c, const char *path)
-{
-  const char *base = c->host->base_dir(c->ins);
-  size_t n;
-  char *out;
-
-  if (path == NULL)
-    return NULL;
-  if (path[0] == '/' || base == NULL)
-    return strdup(path);
-  n = strlen(base) + strlen(path) + 2;
-  if ((out = malloc(n)) != NULL)
-    snprintf(out, n, "%s/%s", base, path);
-  return out;
-}
 
 static int check_config(struct sfk_ctx *c, struct sluice_error *err)
 {
-  struct sluice_buf probe = SLUICE_BUF_INIT;
-  int rc = 0;
-
   /* Source keys are bound only for a source, destination keys (with
    * their defaults) only for a destination. */
   if (c->write == NULL && (c->query != NULL) == (c->view != NULL))
     return sluice_error_set(err, SLUICE_EINVAL, 0,
                             "give query or view (one of them)");
-  if (c->write != NULL) {
-    if (c->table == NULL || *c->table == '\0')
-      return sluice_error_set(err, SLUICE_EINVAL, 0,
-                              "table: the destination needs a table");
-    if (strcmp(c->write, "merge") == 0 && c->key.n == 0)
-      return sluice_error_set(err, SLUICE_EINVAL, 0,
-                              "key: write merge needs the key fields");
-    if (strcmp(c->hard_deletes, "delete") == 0 &&
-        strcmp(c->write, "merge") != 0)
-      return sluice_error_set(err, SLUICE_EINVAL, 0,
-                              "hard_deletes delete needs write merge");
-    rc = sluice_sql_quote_ident(c->table, &probe);
-    rc = rc ? rc : sluice_sql_quote_ident(c->del_flag_column, &probe);
-    if (rc < 0) {
-      sluice_buf_free(&probe);
-      return sluice_error_set(err, SLUICE_EINVAL, 0,
-                              "table or del_flag_column: not a name");
-    }
-  }
-  sluice_buf_free(&probe);
-  return 0;
-}
-
-static void sfk_release(struct sfk_ctx *c)
-{
-  sfk_source_free(c);
-  sfk_dest_free(c);
-  sfk_auth_free(c);
-  free(c->base_url);
-  free(c->ca_path);
-  free(c->key_path);
-  c->base_url = c->ca_path = c->key_path = NULL;
+  return c->write != NULL ? sfk_dest_check_config(c, err) : 0;
 }
 
 static int sfk_init(struct sluice_instance *ins, const struct sluice_host *host,
                     void *ctx, struct sluice_error *err)
 {
   struct sfk_ctx *c = ctx;
-  struct sluice_buf b = SLUICE_BUF_INIT;
-  size_t n;
   int rc;
 
   c->host = host;
   c->ins = ins;
   if ((rc = check_config(c, err)) < 0)
     return rc;
-  if (c->url != NULL)
-    rc = sluice_buf_append_str(&b, c->url);
-  else
-    rc = sluice_buf_printf(&b, "https://%s.snowflakecomputing.com", c->account);
-  if (rc < 0)
-    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  n = b.len;
-  while (n > 8 && b.data[n - 1] == '/')
-    n--;
-  if (strncmp(b.data, "https://", 8) != 0) {
-    sluice_buf_free(&b);
-    return sluice_error_set(err, SLUICE_EINVAL, 0,
-                            "url: must start with https://");
-  }
-  c->base_url = strndup(b.data, n);
-  sluice_buf_free(&b);
-  c->ca_path = sfk_absolute(c, c->ca_file);
-  c->key_path = sfk_absolute(c, c->private_key_file);
-  if (!c->base_url || (c->ca_file && !c->ca_path) ||
-      (c->private_key_file && !c->key_path))
-    rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  else
-    rc = sfk_auth_init(c, err);
-  if (rc < 0) /* fini runs only after a successful init */
-    sfk_release(c);
-  return rc;
+  return sfk_ctx_init(c, ins, host, err);
 }
 
 static void sfk_fini(struct sluice_instance *ins, void *ctx)
 {
   (void)ins;
-  sfk_release(ctx);
-}
-
-/* check: sign in and run a statement that needs the warehouse (SELECT 1
- * does not: it passes with a suspended one): the destination reads its
- * table's columns, the source compiles its query with LIMIT 0. */
-struct sfk_check {
-  struct sfk_ctx *c;
-  sluice_done_cb done;
-  void *arg;
-};
-
-static void on_check(void *arg, int status, json_t *body,
-                     const struct sluice_error *err)
-{
-  struct sfk_check *k = arg;
-  struct sfk_ctx *c = k->c;
-  struct sluice_error e = {0};
-
-  if (status == 0 && c->write != NULL) {
-    size_t n = json_array_size(json_object_get(body, "data"));
-    if (n > 0)
-      SLUICE_LOG_I(c->host, c->ins,
-                   "warehouse %s runs; table %s has %zu "
-                   "columns",
-                   c->warehouse ? c->warehouse : "(default)", c->table, n);
-    else if (c->create_table)
-      SLUICE_LOG_I(c->host, c->ins,
-                   "warehouse %s runs; table %s does not "
-                   "exist yet: the first run creates it",
-                   c->warehouse ? c->warehouse : "(default)", c->table);
-    else {
-      status = sluice_error_set(&e, SLUICE_ENOTFOUND, 0,
-                                "table %s does not exist (create_table is "
-                                "false)",
-                                c->table);
-      err = &e;
-    }
-  } else if (status == 0) {
-    SLUICE_LOG_I(c->host, c->ins, "warehouse %s runs; the query compiles",
-                 c->warehouse ? c->warehouse : "(default)");
-  }
-  k->done(k->arg, status, status == 0 ? NULL : err);
-  free(k);
-}
-
-static int sfk_check(struct sluice_instance *ins, void *ctx,
-                     sluice_done_cb done, void *arg, struct sluice_error *err)
-{
-  struct sfk_ctx *c = ctx;
-  struct sfk_check *k = calloc(1, sizeof *k);
-  struct sluice_buf sql = SLUICE_BUF_INIT;
-  int rc;
-
-  (void)ins;
-  if (k == NULL)
-    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  k->c = c;
-  k->done = done;
-  k->arg = arg;
-  if (c->write != NULL)
-    rc = sfk_sql_columns_query(c, c->table, &sql);
-  else if (c->query != NULL) {
-    size_t n = strlen(c->query); /* a final ';' cannot go in parentheses */
-    while (n > 0 && (c->query[n - 1] == ';' || c->query[n - 1] == ' ' ||
-                     c->query[n - 1] == '\n' || c->query[n - 1] == '\t'))
-      n--;
-    rc = sluice_buf_printf(&sql, "SELECT * FROM (%.*s) AS SLUICE_CHECK LIMIT 0",
-                           (int)n, c->query);
-  } else {
-    rc = sluice_buf_append_str(&sql, "SELECT * FROM ");
-    rc = rc ? rc : sfk_sql_table_name(c, c->view, &sql);
-    rc = rc ? rc : sluice_buf_append_str(&sql, " LIMIT 0");
-  }
-  if (rc < 0)
-    rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  else
-    rc = sfk_exec(c, "check", sluice_buf_cstr(&sql), NULL, 1, on_check, k, NULL,
-                  err);
-  sluice_buf_free(&sql);
-  if (rc < 0)
-    free(k);
-  return rc;
-}
-
-/* count (`sluice reconcile`): the source's rows, or the destination
- * table's live rows (those not flagged deleted). */
-struct sfk_count {
-  sluice_count_cb done;
-  void *arg;
-};
-
-static void on_count(void *arg, int status, json_t *body,
-                     const struct sluice_error *err)
-{
-  struct sfk_count *k = arg;
-  const char *v = json_string_value(
-      json_array_get(json_array_get(json_object_get(body, "data"), 0), 0));
-  struct sluice_error e = {0};
-
-  if (status == 0 && v == NULL) {
-    status = sluice_error_set(&e, SLUICE_EPROTO, 0,
-                              "count: an answer without a count");
-    err = &e;
-  }
-  k->done(k->arg, status, status == 0 ? strtoll(v, NULL, 10) : 0,
-          status == 0 ? NULL : err);
-  free(k);
-}
-
-static int sfk_count(struct sluice_instance *ins, void *ctx,
-                     sluice_count_cb done, void *arg, struct sluice_error *err)
-{
-  struct sfk_ctx *c = ctx;
-  struct sfk_count *k = calloc(1, sizeof *k);
-  struct sluice_buf sql = SLUICE_BUF_INIT;
-  int rc;
-
-  (void)ins;
-  if (k == NULL)
-    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  k->done = done;
-  k->arg = arg;
-  rc = sluice_buf_append_str(&sql, "SELECT COUNT(*) FROM ");
-  if (c->write != NULL) {
-    rc = rc ? rc : sfk_sql_table_name(c, c->table, &sql);
-    if (rc == 0 && strcmp(c->hard_deletes, "flag") == 0) {
-      rc = sluice_buf_append_str(&sql, " WHERE COALESCE(");
-      rc = rc ? rc : sluice_sql_quote_ident(c->del_flag_column, &sql);
-      rc = rc ? rc : sluice_buf_append_str(&sql, ", 'N') <> 'Y'");
-    }
-  } else if (c->query != NULL) {
-    size_t n = strlen(c->query);
-    while (n > 0 && (c->query[n - 1] == ';' || c->query[n - 1] == ' ' ||
-                     c->query[n - 1] == '\n' || c->query[n - 1] == '\t'))
-      n--;
-    rc = rc ? rc
-            : sluice_buf_printf(&sql, "(%.*s) AS SLUICE_COUNT", (int)n,
-                                c->query);
-  } else {
-    rc = rc ? rc : sfk_sql_table_name(c, c->view, &sql);
-  }
-  if (rc < 0)
-    rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
-  else
-    rc = sfk_exec(c, "count", sluice_buf_cstr(&sql), NULL, 1, on_count, k, NULL,
-                  err);
-  sluice_buf_free(&sql);
-  if (rc < 0)
-    free(k);
-  return rc;
+  sfk_source_free(ctx);
+  sfk_ctx_release(ctx);
 }
 
 static const struct sluice_plugin sfk_plugin = {

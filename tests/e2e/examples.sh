@@ -12,9 +12,10 @@ EX="$TOP_SRCDIR/examples"
 expect_exit 0 python3 "$CHECK" "$SCHEMA" "$EX"/*.json "$EX"/plugin-template/*.json
 
 # The examples read their endpoints from the environment.
-for v in SF_LOGIN_URL SNOWFLAKE_URL; do eval "$v=https://localhost:1"; export "$v"; done
+for v in SF_LOGIN_URL SNOWFLAKE_URL S3_ENDPOINT; do eval "$v=https://localhost:1"; export "$v"; done
 for v in SF_CLIENT_ID SF_CLIENT_SECRET SF_CA_FILE SNOWFLAKE_ACCOUNT \
-  SNOWFLAKE_USER SNOWFLAKE_KEY_FILE SNOWFLAKE_CA_FILE; do
+  SNOWFLAKE_USER SNOWFLAKE_KEY_FILE SNOWFLAKE_CA_FILE AWS_ACCESS_KEY_ID \
+  AWS_SECRET_ACCESS_KEY; do
   eval "$v=x"; export "$v"
 done
 for f in "$EX"/*.json; do
@@ -23,6 +24,10 @@ for f in "$EX"/*.json; do
   esac
   case $f in */*snowflake*.json | */syncout-account.json)
     "$SLUICE" plugins | grep -q '^snowflake-sql ' || continue ;;
+  esac
+  case $f in */syncout-account-stage.json)
+    "$SLUICE" plugins | grep -q '^snowflake-stage ' || continue
+    "$SLUICE" plugins | grep -q '^salesforce-bulk2 ' || continue ;;
   esac
   expect_exit 0 "$SLUICE" validate "$f"
   expect_in out.txt "OK"

@@ -51,3 +51,16 @@ sq() {
     python3 -c 'import json,sys
 for r in json.load(sys.stdin)["rows"]: print(json.dumps(r))'
 }
+
+# The in-process S3 store (sfkemu.py --s3): its port, key and control API.
+if python3 -c 'import json,sys; sys.exit(0 if json.load(open(sys.argv[1])).get("s3") else 1)' "$WORK/sfk.json"; then
+  s3get() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["s3"][sys.argv[2]])' "$WORK/sfk.json" "$1"; }
+  S3_PORT=$(s3get port)
+  S3_AK=$(s3get access_key_id)
+  S3_SK=$(s3get secret_access_key)
+  s3ctl() {
+    curl -sS --fail --cacert "$WORK/pki/ca.crt" -H "X-S3emu-Control-Token: ctl" \
+      -H "Content-Type: application/json" -X "$1" ${3:+-d "$3"} \
+      "https://127.0.0.1:$S3_PORT/__control$2"
+  }
+fi

@@ -1,4 +1,4 @@
-/* tests/unit/test_sfk_value.c - snowflake-sql's value codec against the
+/* tests/unit/test_sfk_value.c - the Snowflake value codec (snowflake-common) against the
  * cells the real service sends (contract 2.5, the all-types recording) and
  * the binding texts it takes (2.6), compiled from the plugin's own
  * sfk_value.c. */

@@ -1,7 +1,9 @@
-/* plugins/snowflake-sql/sfk.h - the snowflake-sql plugin's shared context
- * and the interfaces between its parts.
+/* plugins/snowflake-common/sfk.h - what the snowflake-sql and
+ * snowflake-stage plugins share (libsfkcommon, a convenience library
+ * linked into both): the context and the interfaces between the parts.
  *
- *   sfk_plugin.c   the descriptor, config maps, init/fini, check
+ *   sfk_common.c   the connection's config map, init/release of the
+ *                  session part of the context, check and count
  *   sfk_auth.c     the Authorization header: key-pair JWT (signed once,
  *                  renewed before it expires) or an OAuth token
  *   sfk_stmt.c     one statement through the SQL API v2: submit, poll the
@@ -11,9 +13,12 @@
  *                  binding text (contract sections 2.5 and 2.6)
  *   sfk_sql.c      SQL text: identifiers, column types, the DDL, the
  *                  MERGE and the audit row
- *   sfk_source.c   the source: a query or a view, partitions one at a time
  *   sfk_dest.c     the destination: table and drift, staging, MERGE,
- *                  audit
+ *                  audit; how rows reach the staging table is a loader
+ *                  (array-bound INSERTs unless the plugin sets one)
+ * and in plugins/snowflake-sql only:
+ *   sfk_plugin.c   its descriptor and source keys
+ *   sfk_source.c   the source: a query or a view, partitions one at a time
  *
  * Everything runs on the loop thread; nothing blocks; no global state. */
 #ifndef SLUICE_SFK_H
@@ -33,6 +38,38 @@
 struct sfk_source;
 struct sfk_dest;
 struct sfk_call;
+struct sfk_ctx;
+
+/* What the staging table looks like, for a loader: the fields' columns
+ * (upper case, in schema order) and then the sequence number and the
+ * operation ('U' or 'D') of every row. */
+struct sfk_staging {
+  const char *table; /* "DB"."SCHEMA"."T__SLUICE_STG_P", quoted */
+  struct sluice_schema *schema;
+  size_t nfields;
+  char *const *colnames;
+  const char *const *coltypes; /* the Snowflake column type per field */
+};
+
+/* How rows get into the staging table.  snowflake-sql uses none (its
+ * rows go by array-bound INSERTs in sfk_dest.c); snowflake-stage sets one
+ * that writes files to a bucket and COPYs them.  Same done rules as the
+ * plugin callbacks: 0 and done later exactly once, or < 0 with err. */
+struct sfk_loader {
+  /* The rows of one batch, the first with sequence number first_seq; the
+   * batch is borrowed until done (take a reference to keep it). */
+  int (*write)(struct sfk_ctx *c, const struct sfk_staging *st,
+               struct sluice_batch *batch, int64_t first_seq,
+               sluice_done_cb done, void *arg, struct sluice_error *err);
+  /* Everything written since the last commit into the staging table,
+   * before the MERGE runs: rows is how many it must hold. */
+  int (*flush)(struct sfk_ctx *c, const struct sfk_staging *st, int64_t rows,
+               sluice_done_cb done, void *arg, struct sluice_error *err);
+  /* After the COMMIT: tidy up (failures only warn).  May be NULL; a
+   * return < 0 means there is nothing to tidy (done is not called). */
+  int (*committed)(struct sfk_ctx *c, sluice_done_cb done, void *arg,
+                   struct sluice_error *err);
+};
 
 struct sfk_ctx {
   const struct sluice_host *host;
@@ -79,9 +116,78 @@ struct sfk_ctx {
 
   struct sfk_source *src;
   struct sfk_dest *dst;
+  const struct sfk_loader *loader; /* NULL: INSERTs */
 };
 
-/* --- sfk_plugin.c --- */
+/* The destination's config keys, the same in both plugins (offsets into
+ * struct sfk_ctx, which a plugin's own context starts with). */
+#define SFK_DEST_CONFIG_ENTRIES                                                \
+  {"table",                                                                    \
+   SLUICE_CFG_STRING,                                                          \
+   SLUICE_CFG_DESTINATION,                                                     \
+   NULL,                                                                       \
+   NULL,                                                                       \
+   offsetof(struct sfk_ctx, table),                                            \
+   "destination: the table to write (upper-cased, quoted)"},                   \
+      {"write",                                                                \
+       SLUICE_CFG_ENUM,                                                        \
+       SLUICE_CFG_DESTINATION,                                                 \
+       "merge",                                                                \
+       "append|merge|replace",                                                 \
+       offsetof(struct sfk_ctx, write),                                        \
+       "destination: merge (upsert on key), append, or replace (load a new "   \
+       "table, then SWAP it in)"},                                             \
+      {"key",                                                                  \
+       SLUICE_CFG_STRLIST,                                                     \
+       SLUICE_CFG_DESTINATION,                                                 \
+       NULL,                                                                   \
+       NULL,                                                                   \
+       offsetof(struct sfk_ctx, key),                                          \
+       "destination: the fields rows are matched on: [\"Id\"]"},               \
+      {"hard_deletes",                                                         \
+       SLUICE_CFG_ENUM,                                                        \
+       SLUICE_CFG_DESTINATION,                                                 \
+       "flag",                                                                 \
+       "flag|delete|ignore",                                                   \
+       offsetof(struct sfk_ctx, hard_deletes),                                 \
+       "destination: what a DELETE row does: flag (del_flag_column set to "    \
+       "'Y'; 'N' on live rows), delete (the row goes), ignore"},               \
+      {"del_flag_column",                                                      \
+       SLUICE_CFG_STRING,                                                      \
+       SLUICE_CFG_DESTINATION,                                                 \
+       "DEL_FLAG",                                                             \
+       NULL,                                                                   \
+       offsetof(struct sfk_ctx, del_flag_column),                              \
+       "destination: the hard-delete flag column"},                            \
+      {"audit_table",                                                          \
+       SLUICE_CFG_STRING,                                                      \
+       SLUICE_CFG_DESTINATION,                                                 \
+       "SLUICE_AUDIT",                                                         \
+       NULL,                                                                   \
+       offsetof(struct sfk_ctx, audit_table),                                  \
+       "destination: a row for every committed run, in the same "              \
+       "transaction (\"\": none)"},                                            \
+  {                                                                            \
+    "create_table", SLUICE_CFG_BOOL, SLUICE_CFG_DESTINATION, "true", NULL,     \
+        offsetof(struct sfk_ctx, create_table),                                \
+        "destination: create the table when it does not exist"                 \
+  }
+
+/* --- sfk_common.c --- */
+extern const struct sluice_config_entry sfk_connection_config[];
+/* Binds the session part (base URL, CA and key paths, the key); on
+ * failure it has released what it made. */
+int sfk_ctx_init(struct sfk_ctx *c, struct sluice_instance *ins,
+                 const struct sluice_host *host, struct sluice_error *err);
+/* Frees the destination and the session part. */
+void sfk_ctx_release(struct sfk_ctx *c);
+/* The destination keys' rules (table, key for merge, ...). */
+int sfk_dest_check_config(struct sfk_ctx *c, struct sluice_error *err);
+int sfk_check(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
+              void *arg, struct sluice_error *err);
+int sfk_count(struct sluice_instance *ins, void *ctx, sluice_count_cb done,
+              void *arg, struct sluice_error *err);
+
 char *sfk_absolute(struct sfk_ctx *c, const char *path);
 
 /* --- sfk_auth.c --- */
@@ -163,7 +269,7 @@ int sfk_sql_columns_query(struct sfk_ctx *c, const char *table,
 /* Appends 'text' as a Snowflake string literal; NULL: NULL. */
 int sfk_sql_literal(const char *text, struct sluice_buf *out);
 
-/* --- sfk_source.c --- */
+/* --- sfk_source.c (snowflake-sql only) --- */
 int sfk_source_start(struct sluice_instance *ins, void *ctx,
                      const char *checkpoint, struct sluice_error *err);
 void sfk_source_pause(struct sluice_instance *ins, void *ctx);

@@ -1,4 +1,4 @@
-/* plugins/snowflake-sql/sfk_sql.c - pieces of SQL text (contract section
+/* plugins/snowflake-common/sfk_sql.c - pieces of SQL text (contract section
  * 5): qualified names, column types, type checks for drift. */
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* plugins/snowflake-sql/sfk_stmt.c - one statement through the SQL API v2
+/* plugins/snowflake-common/sfk_stmt.c - one statement through the SQL API v2
  * (contract section 2).
  *
  * POST /api/v2/statements?requestId=<uuid>&retry=true.  The request id

@@ -1,4 +1,4 @@
-/* plugins/snowflake-sql/sfk_auth.c - the Authorization header (contract
+/* plugins/snowflake-common/sfk_auth.c - the Authorization header (contract
  * section 3).
  *
  * Key-pair: the RSA key is read once at init (PKCS#8, encrypted with a

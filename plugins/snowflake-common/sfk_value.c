@@ -1,4 +1,4 @@
-/* plugins/snowflake-sql/sfk_value.c - Snowflake values on the wire
+/* plugins/snowflake-common/sfk_value.c - Snowflake values on the wire
  * (contract sections 2.5 and 2.6).
  *
  * Cells come as strings (jsonv2): NUMBER as its digits (up to 38: never

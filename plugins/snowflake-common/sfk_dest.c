@@ -1,4 +1,4 @@
-/* plugins/snowflake-sql/sfk_dest.c - the destination (contract section 5;
+/* plugins/snowflake-common/sfk_dest.c - the destination (contract section 5;
  * DESIGN 3.3, 3.4, 3.7).
  *
  * open:   read the table's columns (INFORMATION_SCHEMA.COLUMNS); create
@@ -11,10 +11,12 @@
  *         behind, and the next run's open empties it.
  * write:  each batch goes into the staging table by INSERTs with array
  *         bindings (one request binds thousands of rows), every row with
- *         its sequence number and operation.
- * commit: one multi-statement request: BEGIN; the MERGE (or append, or the
- *         replace's load and SWAP); the audit row; COMMIT; then the
- *         staging table is dropped.  The MERGE reads the staging rows
+ *         its sequence number and operation; or, when the plugin set a
+ *         loader (snowflake-stage), the loader takes the rows and its
+ *         flush fills the staging table before the commit.
+ * commit: (the loader's flush, then) one multi-statement request: BEGIN; the
+ * MERGE (or append, or the replace's load and SWAP); the audit row; COMMIT;
+ * then the staging table is dropped.  The MERGE reads the staging rows
  *         deduplicated on the key, the last row of a key winning.
  *
  * Nothing is visible in the table before the COMMIT, and the MERGE of the
@@ -59,6 +61,8 @@ struct sfk_dest {
   size_t nfields;
   char **colnames;       /* upper-cased field names, quoted later */
   const char **bindtype; /* per field */
+  char **coltypes;       /* per field: the Snowflake column type */
+  struct sfk_staging st; /* what a loader sees of the above */
   char *target;          /* "DB"."SCHEMA"."TABLE" */
   char *staging;
   char *audit;
@@ -678,6 +682,49 @@ static int insert_rows(struct sfk_dest *d, struct sluice_error *err)
              err);
 }
 
+/* The loader's answer for a batch. */
+static void on_loaded(void *arg, int status, const struct sluice_error *err)
+{
+  step_done(arg, status, err);
+}
+
+/* A batch into the staging table: by the plugin's loader when it has one,
+ * else by INSERTs.  Sequence numbers and counts are kept here either way. */
+static int write_rows(struct sfk_dest *d, struct sluice_error *err)
+{
+  const struct sfk_loader *l = d->c->loader;
+  size_t r, nrows = sluice_batch_nrows(d->batch);
+  int64_t first = d->seq + 1;
+
+  if (l == NULL)
+    return insert_rows(d, err);
+  for (r = 0; r < nrows; r++)
+    if (sluice_batch_op(d->batch, r) == SLUICE_OP_DELETE)
+      d->staged_deletes++;
+  d->seq += (int64_t)nrows;
+  d->staged += (int64_t)nrows;
+  return l->write(d->c, &d->st, d->batch, first, on_loaded, d, err);
+}
+
+/* After the COMMIT: the loader tidies up, then the commit is done. */
+static void on_tidied(void *arg, int status, const struct sluice_error *err)
+{
+  (void)status;
+  (void)err;
+  step_done(arg, 0, NULL);
+}
+
+static void commit_finished(struct sfk_dest *d)
+{
+  const struct sfk_loader *l = d->c->loader;
+  struct sluice_error e = {0};
+
+  if (l != NULL && l->committed != NULL &&
+      l->committed(d->c, on_tidied, d, &e) == 0)
+    return;
+  step_done(d, 0, NULL);
+}
+
 /* --- the steps' answers -------------------------------------------------- */
 
 static void log_counts(struct sfk_dest *d, json_t *body)
@@ -741,7 +788,7 @@ static void on_exec(void *arg, int status, json_t *body,
       step_done(d, 0, NULL);
       return;
     }
-    rc = insert_rows(d, &e); /* a write after a commit */
+    rc = write_rows(d, &e); /* a write after a commit */
     if (rc == 0)
       return;
     break;
@@ -770,14 +817,14 @@ static void on_exec(void *arg, int status, json_t *body,
       rc = 0; /* the counts are only logged */
     }
     if (rc == 0) {
-      step_done(d, 0, NULL);
+      commit_finished(d);
       return;
     }
     break;
   }
   case STEP_COUNTS:
     log_counts(d, body);
-    step_done(d, 0, NULL);
+    commit_finished(d);
     return;
   }
   if (rc < 0)
@@ -809,7 +856,8 @@ int sfk_dest_open(struct sluice_instance *ins, void *ctx,
   d->nfields = sluice_schema_nfields(schema);
   d->colnames = calloc(d->nfields + 1, sizeof *d->colnames);
   d->bindtype = calloc(d->nfields + 1, sizeof *d->bindtype);
-  if (d->colnames == NULL || d->bindtype == NULL)
+  d->coltypes = calloc(d->nfields + 1, sizeof *d->coltypes);
+  if (d->colnames == NULL || d->bindtype == NULL || d->coltypes == NULL)
     return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
   for (i = 0; i < d->nfields; i++) {
     const struct sluice_field *f = sluice_schema_field(schema, i);
@@ -828,8 +876,10 @@ int sfk_dest_open(struct sluice_instance *ins, void *ctx,
                               "field %s is the hard-delete flag column: set "
                               "del_flag_column to another name",
                               f->name);
-    d->bindtype[i] =
-        sfk_binding_type(f->type, sfk_sql_column_type(f, tbuf, sizeof tbuf));
+    d->coltypes[i] = strdup(sfk_sql_column_type(f, tbuf, sizeof tbuf));
+    if (d->coltypes[i] == NULL)
+      return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+    d->bindtype[i] = sfk_binding_type(f->type, d->coltypes[i]);
   }
   for (i = 0; i < c->key.n; i++) {
     char *kname = upper_dup(c->key.v[i]);
@@ -862,6 +912,11 @@ int sfk_dest_open(struct sluice_instance *ins, void *ctx,
   rc = rc ? rc : sfk_sql_table_name(c, sluice_buf_cstr(&b), &name);
   if (rc == 0 && (d->staging = strdup(sluice_buf_cstr(&name))) == NULL)
     rc = SLUICE_ENOMEM;
+  d->st.table = d->staging;
+  d->st.schema = d->schema;
+  d->st.nfields = d->nfields;
+  d->st.colnames = d->colnames;
+  d->st.coltypes = (const char *const *)d->coltypes;
   sluice_buf_reset(&name);
   if (rc == 0 && c->audit_table && *c->audit_table) {
     rc = sfk_sql_table_name(c, c->audit_table, &name);
@@ -923,7 +978,7 @@ int sfk_dest_write(struct sluice_instance *ins, void *ctx,
   } else if (!d->stage_ready) {
     rc = start_stage(d, err); /* then the rows */
   } else {
-    rc = insert_rows(d, err);
+    rc = write_rows(d, err);
   }
   if (rc < 0) {
     d->done = NULL;
@@ -931,6 +986,20 @@ int sfk_dest_write(struct sluice_instance *ins, void *ctx,
     d->batch = NULL;
   }
   return rc;
+}
+
+/* The loader has filled the staging table: now the MERGE. */
+static void on_flushed(void *arg, int status, const struct sluice_error *err)
+{
+  struct sfk_dest *d = arg;
+  struct sluice_error e = {0};
+
+  if (status < 0) {
+    step_done(d, status, err);
+    return;
+  }
+  if ((status = start_commit(d, &e)) < 0)
+    step_done(d, status, &e);
 }
 
 int sfk_dest_commit(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
@@ -945,7 +1014,11 @@ int sfk_dest_commit(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
     return sluice_error_set(err, SLUICE_ESTATE, 0, "commit before open");
   d->done = done;
   d->arg = arg;
-  if ((rc = start_commit(d, err)) < 0)
+  if (c->loader != NULL)
+    rc = c->loader->flush(c, &d->st, d->staged, on_flushed, d, err);
+  else
+    rc = start_commit(d, err);
+  if (rc < 0)
     d->done = NULL;
   return rc;
 }
@@ -967,6 +1040,9 @@ void sfk_dest_free(struct sfk_ctx *c)
     free(d->colnames[i]);
   free(d->colnames);
   free(d->bindtype);
+  for (i = 0; i < d->nfields && d->coltypes; i++)
+    free(d->coltypes[i]);
+  free(d->coltypes);
   for (i = 0; i < d->nhave; i++) {
     free(d->have[i].name);
     free(d->have[i].type);

@@ -1,0 +1,368 @@
+/* plugins/snowflake-stage/sfs_csvgz.c - rows into one gzip CSV file, in
+ * the format the COPY reads (sfs_loader.c): a header line, every non-null
+ * value enclosed in '"' (so that no backslash or empty string is ever read
+ * as an escape or a NULL: ESCAPE_UNENCLOSED_FIELD applies only to
+ * unenclosed fields), NULL as the unenclosed \N of NULL_IF (and the
+ * text \N as the unenclosed, escaped \\N), then the sequence number and
+ * 'U' or 'D'.
+ *
+ * Runs on a worker thread only: no host service, no global state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
+
+#include <sluice/convert.h>
+
+#include "sfs.h"
+
+#define RAW_CHUNK (256u * 1024) /* CSV text handed to deflate at once */
+#define GZ_CHUNK (256u * 1024)  /* compressed bytes written at once */
+
+struct sfs_csvgz {
+  int fd;
+  char *path;
+  z_stream z;
+  int z_ready;
+  struct sluice_buf raw;     /* CSV text not yet compressed */
+  struct sluice_buf scratch; /* one value's text */
+  unsigned char *out;
+  unsigned char *keeps_tz; /* per field: the column keeps an offset */
+  uint64_t raw_bytes, gz_bytes;
+};
+
+static int fail(char *errbuf, size_t errlen, const char *what, const char *path,
+                int e)
+{
+  snprintf(errbuf, errlen, "%s %s: %s", what, path, strerror(e));
+  return SLUICE_EIO;
+}
+
+static int write_all(struct sfs_csvgz *f, const unsigned char *p, size_t n,
+                     char *errbuf, size_t errlen)
+{
+  while (n > 0) {
+    ssize_t w = write(f->fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return fail(errbuf, errlen, "write", f->path, errno);
+    p += w;
+    n -= (size_t)w;
+    f->gz_bytes += (uint64_t)w;
+  }
+  return 0;
+}
+
+/* Compresses the pending text (flush: Z_FINISH at the end of the file). */
+static int deflate_raw(struct sfs_csvgz *f, int flush, char *errbuf,
+                       size_t errlen)
+{
+  int zrc, rc;
+
+  f->z.next_in = (unsigned char *)f->raw.data;
+  f->z.avail_in = (uInt)f->raw.len;
+  do {
+    f->z.next_out = f->out;
+    f->z.avail_out = GZ_CHUNK;
+    zrc = deflate(&f->z, flush);
+    if (zrc == Z_STREAM_ERROR) {
+      snprintf(errbuf, errlen, "gzip %s: deflate failed", f->path);
+      return SLUICE_EIO;
+    }
+    rc = write_all(f, f->out, GZ_CHUNK - f->z.avail_out, errbuf, errlen);
+    if (rc < 0)
+      return rc;
+  } while (f->z.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+  f->raw_bytes += f->raw.len;
+  sluice_buf_reset(&f->raw);
+  return 0;
+}
+
+static int put_quoted(struct sluice_buf *b, const char *s, size_t n)
+{
+  const char *q;
+  int rc = sluice_buf_append(b, "\"", 1);
+
+  while (rc == 0 && (q = memchr(s, '"', n)) != NULL) {
+    rc = sluice_buf_append(b, s, (size_t)(q - s) + 1); /* up to the '"' */
+    rc = rc ? rc : sluice_buf_append(b, "\"", 1);      /* doubled */
+    n -= (size_t)(q - s) + 1;
+    s = q + 1;
+  }
+  rc = rc ? rc : sluice_buf_append(b, s, n);
+  return rc ? rc : sluice_buf_append(b, "\"", 1);
+}
+
+/* days since 1970-01-01 into y-m-d (H. Hinnant's civil_from_days). */
+static void civil(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+  int64_t era, yy;
+  unsigned doe, yoe, doy, mp;
+
+  z += 719468;
+  era = (z >= 0 ? z : z - 146096) / 146097;
+  doe = (unsigned)(z - era * 146097);
+  yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  yy = (int64_t)yoe + era * 400;
+  doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = yy + (*m <= 2);
+}
+
+static int64_t floordiv(int64_t a, int64_t b)
+{
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+/* Digits without printf: formatting is a fair share of the worker's time
+ * beside deflate.  put_digits writes v in at least width digits. */
+static char *put_digits(char *p, uint64_t v, int width)
+{
+  char tmp[24];
+  int n = 0;
+
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v > 0);
+  while (n < width)
+    tmp[n++] = '0';
+  while (n > 0)
+    *p++ = tmp[--n];
+  return p;
+}
+
+static char *put_int(char *p, int64_t v)
+{
+  if (v < 0) {
+    *p++ = '-';
+    return put_digits(p, (uint64_t)0 - (uint64_t)v, 1);
+  }
+  return put_digits(p, (uint64_t)v, 1);
+}
+
+/* YYYY-MM-DD (a year before 1 as -YYYY, as Snowflake prints it). */
+static char *put_date(char *p, int64_t days)
+{
+  int64_t y;
+  unsigned m, d;
+
+  civil(days, &y, &m, &d);
+  if (y < 0) {
+    *p++ = '-';
+    y = -y;
+  }
+  p = put_digits(p, (uint64_t)y, 4);
+  *p++ = '-';
+  p = put_digits(p, m, 2);
+  *p++ = '-';
+  return put_digits(p, d, 2);
+}
+
+/* HH:MM:SS.ffffff of microseconds since midnight. */
+static char *put_clock(char *p, int64_t us)
+{
+  p = put_digits(p, (uint64_t)(us / 3600000000LL), 2);
+  *p++ = ':';
+  p = put_digits(p, (uint64_t)(us / 60000000LL % 60), 2);
+  *p++ = ':';
+  p = put_digits(p, (uint64_t)(us / 1000000LL % 60), 2);
+  *p++ = '.';
+  return put_digits(p, (uint64_t)(us % 1000000LL), 6);
+}
+
+/* One non-null value as CSV text; tz: the column keeps an offset. */
+static int put_value(struct sluice_buf *b, struct sluice_buf *scratch,
+                     const struct sluice_value *v, int tz)
+{
+  char t[96], *p = t;
+
+  *p++ = '"';
+  switch ((enum sluice_type)v->type) {
+  case SLUICE_TYPE_BOOL:
+    return sluice_buf_append_str(b, v->u.b ? "\"true\"" : "\"false\"");
+  case SLUICE_TYPE_INT64: p = put_int(p, v->u.i); break;
+  case SLUICE_TYPE_DATE: p = put_date(p, v->u.date); break;
+  case SLUICE_TYPE_TIME: p = put_clock(p, v->u.time_us); break;
+  case SLUICE_TYPE_TIMESTAMP: {
+    /* The wall clock of the offset the value came with (UTC without
+     * one), and the offset itself when the column keeps it. */
+    int off = (tz && (v->flags & SLUICE_VALUE_TZ)) ? v->tz_min : 0;
+    int64_t us = v->u.ts_us + (int64_t)off * 60000000LL;
+    int64_t days = floordiv(us, 86400000000LL);
+    p = put_date(p, days);
+    *p++ = ' ';
+    p = put_clock(p, us - days * 86400000000LL);
+    if (tz) {
+      *p++ = ' ';
+      *p++ = off < 0 ? '-' : '+';
+      p = put_digits(p, (uint64_t)(abs(off) / 60), 2);
+      *p++ = ':';
+      p = put_digits(p, (uint64_t)(abs(off) % 60), 2);
+    }
+    break;
+  }
+  case SLUICE_TYPE_BINARY: {
+    static const char hex[] = "0123456789ABCDEF";
+    uint32_t i;
+    int rc = sluice_buf_append(b, "\"", 1);
+    for (i = 0; i < v->len && rc == 0; i++) {
+      char two[2] = {hex[(unsigned char)v->u.str[i] >> 4],
+                     hex[(unsigned char)v->u.str[i] & 15]};
+      rc = sluice_buf_append(b, two, 2);
+    }
+    return rc ? rc : sluice_buf_append(b, "\"", 1);
+  }
+  case SLUICE_TYPE_STRING:
+    /* The text \N itself would match NULL_IF even enclosed: unenclosed,
+     * its backslash escaped, it loads as the two characters. */
+    if (v->len == 2 && v->u.str[0] == '\\' && v->u.str[1] == 'N')
+      return sluice_buf_append(b, "\\\\N", 3);
+    return put_quoted(b, v->u.str, v->len);
+  case SLUICE_TYPE_DECIMAL: return put_quoted(b, v->u.str, v->len);
+  default: { /* DOUBLE and anything later: the SDK's text */
+    int rc;
+    sluice_buf_reset(scratch);
+    rc = sluice_value_format(v, scratch);
+    return rc ? rc
+              : put_quoted(b, scratch->data ? scratch->data : "", scratch->len);
+  }
+  }
+  *p++ = '"';
+  return sluice_buf_append(b, t, (size_t)(p - t));
+}
+
+struct sfs_csvgz *sfs_csvgz_open(const char *path, int level,
+                                 const struct sfk_staging *st, char *errbuf,
+                                 size_t errlen)
+{
+  struct sfs_csvgz *f = calloc(1, sizeof *f);
+  size_t i;
+  int rc = 0;
+
+  if (f != NULL)
+    f->fd = -1;
+  if (f == NULL || (f->path = strdup(path)) == NULL ||
+      (f->out = malloc(GZ_CHUNK)) == NULL) {
+    snprintf(errbuf, errlen, "out of memory");
+    goto fail;
+  }
+  f->fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (f->fd < 0) {
+    fail(errbuf, errlen, "create", path, errno);
+    goto fail;
+  }
+  /* 16 + 15: a gzip header and trailer around the deflate stream. */
+  if (deflateInit2(&f->z, level, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) !=
+      Z_OK) {
+    snprintf(errbuf, errlen, "gzip: deflateInit2 failed");
+    goto fail;
+  }
+  f->z_ready = 1;
+  if ((f->keeps_tz = calloc(st->nfields + 1, 1)) == NULL) {
+    snprintf(errbuf, errlen, "out of memory");
+    goto fail;
+  }
+  for (i = 0; i < st->nfields; i++)
+    f->keeps_tz[i] = strncmp(st->coltypes[i], "TIMESTAMP_NTZ", 13) != 0;
+  for (i = 0; i < st->nfields && rc == 0; i++) {
+    rc = sluice_buf_append_str(&f->raw, i ? "," : "");
+    rc =
+        rc ? rc : put_quoted(&f->raw, st->colnames[i], strlen(st->colnames[i]));
+  }
+  rc = rc ? rc
+          : sluice_buf_append_str(&f->raw,
+                                  ",\"__SLUICE_SEQ\",\"__SLUICE_OP\"\n");
+  if (rc == 0)
+    return f;
+  snprintf(errbuf, errlen, "out of memory");
+fail:
+  sfs_csvgz_abandon(f);
+  return NULL;
+}
+
+int sfs_csvgz_row(struct sfs_csvgz *f, const struct sfk_staging *st,
+                  struct sluice_batch *b, size_t r, int64_t seq, char *errbuf,
+                  size_t errlen)
+{
+  char t[48], *p = t;
+  size_t i;
+  int rc = 0;
+
+  for (i = 0; i < st->nfields && rc == 0; i++) {
+    const struct sluice_value *v = sluice_batch_value(b, r, i);
+    if (i)
+      rc = sluice_buf_append(&f->raw, ",", 1);
+    if (rc == 0 && (v == NULL || v->type == SLUICE_TYPE_NULL))
+      rc = sluice_buf_append(&f->raw, "\\N", 2);
+    else if (rc == 0)
+      rc = put_value(&f->raw, &f->scratch, v, f->keeps_tz[i]);
+  }
+  *p++ = ',';
+  *p++ = '"';
+  p = put_int(p, seq);
+  memcpy(p, "\",\"", 3);
+  p += 3;
+  *p++ = sluice_batch_op(b, r) == SLUICE_OP_DELETE ? 'D' : 'U';
+  memcpy(p, "\"\n", 2);
+  p += 2;
+  rc = rc ? rc : sluice_buf_append(&f->raw, t, (size_t)(p - t));
+  if (rc < 0) {
+    snprintf(errbuf, errlen, "out of memory");
+    return rc;
+  }
+  return f->raw.len >= RAW_CHUNK ? deflate_raw(f, Z_NO_FLUSH, errbuf, errlen)
+                                 : 0;
+}
+
+uint64_t sfs_csvgz_raw_bytes(const struct sfs_csvgz *f)
+{
+  return f->raw_bytes + f->raw.len;
+}
+
+static void release(struct sfs_csvgz *f)
+{
+  if (f->z_ready)
+    deflateEnd(&f->z);
+  if (f->fd >= 0)
+    close(f->fd);
+  sluice_buf_free(&f->raw);
+  sluice_buf_free(&f->scratch);
+  free(f->keeps_tz);
+  free(f->out);
+  free(f->path);
+  free(f);
+}
+
+int sfs_csvgz_close(struct sfs_csvgz *f, uint64_t *gz_bytes, char *errbuf,
+                    size_t errlen)
+{
+  int rc = deflate_raw(f, Z_FINISH, errbuf, errlen);
+
+  *gz_bytes = f->gz_bytes;
+  /* The upload reads the file next: its bytes must be complete. */
+  if (rc == 0 && close(f->fd) != 0)
+    rc = fail(errbuf, errlen, "close", f->path, errno);
+  f->fd = -1;
+  if (rc < 0)
+    unlink(f->path);
+  release(f);
+  return rc;
+}
+
+void sfs_csvgz_abandon(struct sfs_csvgz *f)
+{
+  if (f == NULL)
+    return;
+  if (f->fd >= 0)
+    unlink(f->path);
+  release(f);
+}
