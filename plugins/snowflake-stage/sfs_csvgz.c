@@ -6,6 +6,13 @@
  * text \N as the unenclosed, escaped \\N), then the sequence number and
  * 'U' or 'D'.
  *
+ * The text is compressed a chunk at a time with libdeflate, each chunk a
+ * gzip member of its own: a gzip file is a series of members (RFC 1952,
+ * 2.2), which every gzip reader, COPY's included, reads as one stream.
+ * libdeflate compresses whole buffers about twice as fast as zlib's
+ * streaming deflate at the same level (bench/README), and the chunk bounds
+ * the memory.
+ *
  * Runs on a worker thread only: no host service, no global state. */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,23 +22,22 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #include <sluice/convert.h>
 
 #include "sfs.h"
 
-#define RAW_CHUNK (256u * 1024) /* CSV text handed to deflate at once */
-#define GZ_CHUNK (256u * 1024)  /* compressed bytes written at once */
+#define RAW_CHUNK (1024u * 1024) /* CSV text compressed as one member */
 
 struct sfs_csvgz {
   int fd;
   char *path;
-  z_stream z;
-  int z_ready;
+  struct libdeflate_compressor *z;
   struct sluice_buf raw;     /* CSV text not yet compressed */
   struct sluice_buf scratch; /* one value's text */
-  unsigned char *out;
+  unsigned char *out;        /* one member's compressed bytes */
+  size_t out_cap;
   unsigned char *keeps_tz; /* per field: the column keeps an offset */
   uint64_t raw_bytes, gz_bytes;
 };
@@ -59,26 +65,32 @@ static int write_all(struct sfs_csvgz *f, const unsigned char *p, size_t n,
   return 0;
 }
 
-/* Compresses the pending text (flush: Z_FINISH at the end of the file). */
-static int deflate_raw(struct sfs_csvgz *f, int flush, char *errbuf,
-                       size_t errlen)
+/* Compresses the pending text as one gzip member and writes it. */
+static int deflate_raw(struct sfs_csvgz *f, char *errbuf, size_t errlen)
 {
-  int zrc, rc;
+  size_t bound, n;
+  int rc;
 
-  f->z.next_in = (unsigned char *)f->raw.data;
-  f->z.avail_in = (uInt)f->raw.len;
-  do {
-    f->z.next_out = f->out;
-    f->z.avail_out = GZ_CHUNK;
-    zrc = deflate(&f->z, flush);
-    if (zrc == Z_STREAM_ERROR) {
-      snprintf(errbuf, errlen, "gzip %s: deflate failed", f->path);
-      return SLUICE_EIO;
+  if (f->raw.len == 0)
+    return 0;
+  bound = libdeflate_gzip_compress_bound(f->z, f->raw.len);
+  if (bound > f->out_cap) { /* a row longer than a chunk */
+    unsigned char *grown = realloc(f->out, bound);
+    if (grown == NULL) {
+      snprintf(errbuf, errlen, "out of memory");
+      return SLUICE_ENOMEM;
     }
-    rc = write_all(f, f->out, GZ_CHUNK - f->z.avail_out, errbuf, errlen);
-    if (rc < 0)
-      return rc;
-  } while (f->z.avail_out == 0 || (flush == Z_FINISH && zrc != Z_STREAM_END));
+    f->out = grown;
+    f->out_cap = bound;
+  }
+  n = libdeflate_gzip_compress(f->z, f->raw.data, f->raw.len, f->out,
+                               f->out_cap);
+  if (n == 0) {
+    snprintf(errbuf, errlen, "gzip %s: compression failed", f->path);
+    return SLUICE_EIO;
+  }
+  if ((rc = write_all(f, f->out, n, errbuf, errlen)) < 0)
+    return rc;
   f->raw_bytes += f->raw.len;
   sluice_buf_reset(&f->raw);
   return 0;
@@ -250,8 +262,7 @@ struct sfs_csvgz *sfs_csvgz_open(const char *path, int level,
 
   if (f != NULL)
     f->fd = -1;
-  if (f == NULL || (f->path = strdup(path)) == NULL ||
-      (f->out = malloc(GZ_CHUNK)) == NULL) {
+  if (f == NULL || (f->path = strdup(path)) == NULL) {
     snprintf(errbuf, errlen, "out of memory");
     goto fail;
   }
@@ -260,13 +271,13 @@ struct sfs_csvgz *sfs_csvgz_open(const char *path, int level,
     fail(errbuf, errlen, "create", path, errno);
     goto fail;
   }
-  /* 16 + 15: a gzip header and trailer around the deflate stream. */
-  if (deflateInit2(&f->z, level, Z_DEFLATED, 16 + 15, 8, Z_DEFAULT_STRATEGY) !=
-      Z_OK) {
-    snprintf(errbuf, errlen, "gzip: deflateInit2 failed");
+  /* libdeflate's levels are 1 (fastest) to 12; zlib's 0..9 map on. */
+  if ((f->z = libdeflate_alloc_compressor(level < 1    ? 1
+                                          : level > 12 ? 12
+                                                       : level)) == NULL) {
+    snprintf(errbuf, errlen, "gzip: out of memory");
     goto fail;
   }
-  f->z_ready = 1;
   if ((f->keeps_tz = calloc(st->nfields + 1, 1)) == NULL) {
     snprintf(errbuf, errlen, "out of memory");
     goto fail;
@@ -319,8 +330,7 @@ int sfs_csvgz_row(struct sfs_csvgz *f, const struct sfk_staging *st,
     snprintf(errbuf, errlen, "out of memory");
     return rc;
   }
-  return f->raw.len >= RAW_CHUNK ? deflate_raw(f, Z_NO_FLUSH, errbuf, errlen)
-                                 : 0;
+  return f->raw.len >= RAW_CHUNK ? deflate_raw(f, errbuf, errlen) : 0;
 }
 
 uint64_t sfs_csvgz_raw_bytes(const struct sfs_csvgz *f)
@@ -330,8 +340,8 @@ uint64_t sfs_csvgz_raw_bytes(const struct sfs_csvgz *f)
 
 static void release(struct sfs_csvgz *f)
 {
-  if (f->z_ready)
-    deflateEnd(&f->z);
+  if (f->z != NULL)
+    libdeflate_free_compressor(f->z);
   if (f->fd >= 0)
     close(f->fd);
   sluice_buf_free(&f->raw);
@@ -345,7 +355,7 @@ static void release(struct sfs_csvgz *f)
 int sfs_csvgz_close(struct sfs_csvgz *f, uint64_t *gz_bytes, char *errbuf,
                     size_t errlen)
 {
-  int rc = deflate_raw(f, Z_FINISH, errbuf, errlen);
+  int rc = deflate_raw(f, errbuf, errlen);
 
   *gz_bytes = f->gz_bytes;
   /* The upload reads the file next: its bytes must be complete. */
