@@ -96,19 +96,24 @@ static int deflate_raw(struct sfs_csvgz *f, char *errbuf, size_t errlen)
   return 0;
 }
 
-static int put_quoted(struct sluice_buf *b, const char *s, size_t n)
+/* '"', s with every '"' doubled, '"' into p, which has 2n + 2 bytes. */
+static char *put_quoted(char *p, const char *s, size_t n)
 {
   const char *q;
-  int rc = sluice_buf_append(b, "\"", 1);
 
-  while (rc == 0 && (q = memchr(s, '"', n)) != NULL) {
-    rc = sluice_buf_append(b, s, (size_t)(q - s) + 1); /* up to the '"' */
-    rc = rc ? rc : sluice_buf_append(b, "\"", 1);      /* doubled */
-    n -= (size_t)(q - s) + 1;
+  *p++ = '"';
+  while ((q = memchr(s, '"', n)) != NULL) {
+    size_t k = (size_t)(q - s) + 1; /* up to the '"' */
+    memcpy(p, s, k);
+    p += k;
+    *p++ = '"'; /* doubled */
+    n -= k;
     s = q + 1;
   }
-  rc = rc ? rc : sluice_buf_append(b, s, n);
-  return rc ? rc : sluice_buf_append(b, "\"", 1);
+  memcpy(p, s, n);
+  p += n;
+  *p++ = '"';
+  return p;
 }
 
 /* days since 1970-01-01 into y-m-d (H. Hinnant's civil_from_days). */
@@ -138,18 +143,31 @@ static int64_t floordiv(int64_t a, int64_t b)
  * beside deflate.  put_digits writes v in at least width digits. */
 static char *put_digits(char *p, uint64_t v, int width)
 {
+  static const char pairs[] =
+      "00010203040506070809101112131415161718192021222324"
+      "25262728293031323334353637383940414243444546474849"
+      "50515253545556575859606162636465666768697071727374"
+      "75767778798081828384858687888990919293949596979899";
   char tmp[24];
-  int n = 0;
+  int n = 24;
 
-  do {
-    tmp[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v > 0);
-  while (n < width)
-    tmp[n++] = '0';
-  while (n > 0)
-    *p++ = tmp[--n];
-  return p;
+  /* Two digits a step: a division by 100 in place of two by 10. */
+  while (v >= 100) {
+    unsigned k = (unsigned)(v % 100) * 2;
+    v /= 100;
+    tmp[--n] = pairs[k + 1];
+    tmp[--n] = pairs[k];
+  }
+  if (v >= 10) {
+    tmp[--n] = pairs[v * 2 + 1];
+    tmp[--n] = pairs[v * 2];
+  } else {
+    tmp[--n] = (char)('0' + v);
+  }
+  while (24 - n < width)
+    tmp[--n] = '0';
+  memcpy(p, tmp + n, (size_t)(24 - n));
+  return p + (24 - n);
 }
 
 static char *put_int(char *p, int64_t v)
@@ -191,25 +209,56 @@ static char *put_clock(char *p, int64_t us)
   return put_digits(p, (uint64_t)(us % 1000000LL), 6);
 }
 
-/* One non-null value as CSV text; tz: the column keeps an offset. */
-static int put_value(struct sluice_buf *b, struct sluice_buf *scratch,
-                     const struct sluice_value *v, int tz)
+/* The most bytes put_value writes for v (its text is in scratch for the
+ * types the SDK formats). */
+static size_t value_room(const struct sluice_value *v,
+                         const struct sluice_buf *scratch)
 {
-  char t[96], *p = t;
+  switch ((enum sluice_type)v->type) {
+  case SLUICE_TYPE_STRING:
+  case SLUICE_TYPE_DECIMAL: return 2 * (size_t)v->len + 4;
+  case SLUICE_TYPE_BINARY: return 2 * (size_t)v->len + 2;
+  case SLUICE_TYPE_BOOL:
+  case SLUICE_TYPE_INT64:
+  case SLUICE_TYPE_DATE:
+  case SLUICE_TYPE_TIME:
+  case SLUICE_TYPE_TIMESTAMP: return 96;
+  default: return 2 * scratch->len + 2;
+  }
+}
 
-  *p++ = '"';
+/* One non-null value as CSV text into p (value_room bytes); tz: the
+ * column keeps an offset.  Returns the end. */
+static char *put_value(char *p, const struct sluice_buf *scratch,
+                       const struct sluice_value *v, int tz)
+{
   switch ((enum sluice_type)v->type) {
   case SLUICE_TYPE_BOOL:
-    return sluice_buf_append_str(b, v->u.b ? "\"true\"" : "\"false\"");
-  case SLUICE_TYPE_INT64: p = put_int(p, v->u.i); break;
-  case SLUICE_TYPE_DATE: p = put_date(p, v->u.date); break;
-  case SLUICE_TYPE_TIME: p = put_clock(p, v->u.time_us); break;
+    if (v->u.b) {
+      memcpy(p, "\"true\"", 6);
+      return p + 6;
+    }
+    memcpy(p, "\"false\"", 7);
+    return p + 7;
+  case SLUICE_TYPE_INT64:
+    *p++ = '"';
+    p = put_int(p, v->u.i);
+    break;
+  case SLUICE_TYPE_DATE:
+    *p++ = '"';
+    p = put_date(p, v->u.date);
+    break;
+  case SLUICE_TYPE_TIME:
+    *p++ = '"';
+    p = put_clock(p, v->u.time_us);
+    break;
   case SLUICE_TYPE_TIMESTAMP: {
     /* The wall clock of the offset the value came with (UTC without
      * one), and the offset itself when the column keeps it. */
     int off = (tz && (v->flags & SLUICE_VALUE_TZ)) ? v->tz_min : 0;
     int64_t us = v->u.ts_us + (int64_t)off * 60000000LL;
     int64_t days = floordiv(us, 86400000000LL);
+    *p++ = '"';
     p = put_date(p, days);
     *p++ = ' ';
     p = put_clock(p, us - days * 86400000000LL);
@@ -224,32 +273,27 @@ static int put_value(struct sluice_buf *b, struct sluice_buf *scratch,
   }
   case SLUICE_TYPE_BINARY: {
     static const char hex[] = "0123456789ABCDEF";
-    uint32_t i;
-    int rc = sluice_buf_append(b, "\"", 1);
-    for (i = 0; i < v->len && rc == 0; i++) {
-      char two[2] = {hex[(unsigned char)v->u.str[i] >> 4],
-                     hex[(unsigned char)v->u.str[i] & 15]};
-      rc = sluice_buf_append(b, two, 2);
+    *p++ = '"';
+    for (uint32_t i = 0; i < v->len; i++) {
+      *p++ = hex[(unsigned char)v->u.str[i] >> 4];
+      *p++ = hex[(unsigned char)v->u.str[i] & 15];
     }
-    return rc ? rc : sluice_buf_append(b, "\"", 1);
+    break;
   }
   case SLUICE_TYPE_STRING:
     /* The text \N itself would match NULL_IF even enclosed: unenclosed,
      * its backslash escaped, it loads as the two characters. */
-    if (v->len == 2 && v->u.str[0] == '\\' && v->u.str[1] == 'N')
-      return sluice_buf_append(b, "\\\\N", 3);
-    return put_quoted(b, v->u.str, v->len);
-  case SLUICE_TYPE_DECIMAL: return put_quoted(b, v->u.str, v->len);
-  default: { /* DOUBLE and anything later: the SDK's text */
-    int rc;
-    sluice_buf_reset(scratch);
-    rc = sluice_value_format(v, scratch);
-    return rc ? rc
-              : put_quoted(b, scratch->data ? scratch->data : "", scratch->len);
-  }
+    if (v->len == 2 && v->u.str[0] == '\\' && v->u.str[1] == 'N') {
+      memcpy(p, "\\\\N", 3);
+      return p + 3;
+    }
+    return put_quoted(p, v->u.str, v->len);
+  case SLUICE_TYPE_DECIMAL: return put_quoted(p, v->u.str, v->len);
+  default: /* DOUBLE and anything later: the SDK's text, in scratch */
+    return put_quoted(p, scratch->data ? scratch->data : "", scratch->len);
   }
   *p++ = '"';
-  return sluice_buf_append(b, t, (size_t)(p - t));
+  return p;
 }
 
 struct sfs_csvgz *sfs_csvgz_open(const char *path, int level,
@@ -285,9 +329,15 @@ struct sfs_csvgz *sfs_csvgz_open(const char *path, int level,
   for (i = 0; i < st->nfields; i++)
     f->keeps_tz[i] = strncmp(st->coltypes[i], "TIMESTAMP_NTZ", 13) != 0;
   for (i = 0; i < st->nfields && rc == 0; i++) {
-    rc = sluice_buf_append_str(&f->raw, i ? "," : "");
-    rc =
-        rc ? rc : put_quoted(&f->raw, st->colnames[i], strlen(st->colnames[i]));
+    size_t n = strlen(st->colnames[i]);
+    rc = sluice_buf_reserve(&f->raw, 2 * n + 3);
+    if (rc == 0) {
+      char *p = f->raw.data + f->raw.len;
+      if (i)
+        *p++ = ',';
+      p = put_quoted(p, st->colnames[i], n);
+      f->raw.len = (size_t)(p - f->raw.data);
+    }
   }
   rc = rc ? rc
           : sluice_buf_append_str(&f->raw,
@@ -310,12 +360,24 @@ int sfs_csvgz_row(struct sfs_csvgz *f, const struct sfk_staging *st,
 
   for (i = 0; i < st->nfields && rc == 0; i++) {
     const struct sluice_value *v = sluice_batch_value(b, r, i);
+    char *w;
+    if (v == NULL || v->type == SLUICE_TYPE_NULL) {
+      rc = sluice_buf_append(&f->raw, i ? ",\\N" : "\\N", i ? 3 : 2);
+      continue;
+    }
+    if (v->type == SLUICE_TYPE_DOUBLE || v->type >= SLUICE_TYPE_COUNT) {
+      sluice_buf_reset(&f->scratch);
+      if ((rc = sluice_value_format(v, &f->scratch)) < 0)
+        break;
+    }
+    /* One reservation a value; the text goes straight in. */
+    if ((rc = sluice_buf_reserve(&f->raw, value_room(v, &f->scratch) + 1)) < 0)
+      break;
+    w = f->raw.data + f->raw.len;
     if (i)
-      rc = sluice_buf_append(&f->raw, ",", 1);
-    if (rc == 0 && (v == NULL || v->type == SLUICE_TYPE_NULL))
-      rc = sluice_buf_append(&f->raw, "\\N", 2);
-    else if (rc == 0)
-      rc = put_value(&f->raw, &f->scratch, v, f->keeps_tz[i]);
+      *w++ = ',';
+    w = put_value(w, &f->scratch, v, f->keeps_tz[i]);
+    f->raw.len = (size_t)(w - f->raw.data);
   }
   *p++ = ',';
   *p++ = '"';
