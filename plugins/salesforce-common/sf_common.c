@@ -8,22 +8,13 @@
 
 #include <sluice/quote.h>
 
+#include <sluice/path.h>
+
 #include "sf.h"
 
 char *sf_absolute(struct sf_ctx *c, const char *path)
 {
-  const char *base = c->host->base_dir(c->ins);
-  size_t n;
-  char *out;
-
-  if (path == NULL)
-    return NULL;
-  if (path[0] == '/' || base == NULL)
-    return strdup(path);
-  n = strlen(base) + strlen(path) + 2;
-  if ((out = malloc(n)) != NULL)
-    snprintf(out, n, "%s/%s", base, path);
-  return out;
+  return sluice_path_resolve(c->host->base_dir(c->ins), path);
 }
 
 int sf_common_init(struct sluice_instance *ins, const struct sluice_host *host,

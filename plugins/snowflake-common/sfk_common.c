@@ -9,6 +9,8 @@
 
 #include <sluice/quote.h>
 
+#include <sluice/path.h>
+
 #include "sfk.h"
 
 #define REQ SLUICE_CFG_REQUIRED
@@ -54,18 +56,7 @@ const struct sluice_config_entry sfk_connection_config[] = {
 
 char *sfk_absolute(struct sfk_ctx *c, const char *path)
 {
-  const char *base = c->host->base_dir(c->ins);
-  size_t n;
-  char *out;
-
-  if (path == NULL)
-    return NULL;
-  if (path[0] == '/' || base == NULL)
-    return strdup(path);
-  n = strlen(base) + strlen(path) + 2;
-  if ((out = malloc(n)) != NULL)
-    snprintf(out, n, "%s/%s", base, path);
-  return out;
+  return sluice_path_resolve(c->host->base_dir(c->ins), path);
 }
 
 /* check: sign in and run a statement that needs the warehouse (SELECT 1

@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include <sluice/path.h>
+
 #include "sluice/buf.h"
 #include "sluice/error.h"
 
@@ -193,9 +195,26 @@ static void test_strerror(void **state)
   assert_string_equal(sluice_strerror(5), "unknown error");
 }
 
+static void path_resolve(void **state)
+{
+  char *p;
+  (void)state;
+  p = sluice_path_resolve("/etc/sluice", "keys/sf.key");
+  assert_string_equal(p, "/etc/sluice/keys/sf.key");
+  free(p);
+  p = sluice_path_resolve("/etc/sluice", "/abs/k.pem");
+  assert_string_equal(p, "/abs/k.pem");
+  free(p);
+  p = sluice_path_resolve(NULL, "rel");
+  assert_string_equal(p, "rel");
+  free(p);
+  assert_null(sluice_path_resolve("/x", NULL));
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(path_resolve),
       cmocka_unit_test(test_buf_appends),
       cmocka_unit_test(test_buf_grows),
       cmocka_unit_test(test_buf_printf),
