@@ -866,6 +866,21 @@ void http_resume(struct sluice_http_call *c)
   uv_timer_start(&c->e->timer, on_engine_timer, 1, 0);
 }
 
+const char *http_response_header_at(const struct sluice_http_response *resp,
+                                    const char *name, size_t i)
+{
+  const struct http_resp *r = (const struct http_resp *)resp;
+  const char *p = r->headers.data, *end = p + r->headers.len;
+
+  while (p != NULL && p < end) {
+    const char *value = p + strlen(p) + 1;
+    if (strcasecmp(p, name) == 0 && i-- == 0)
+      return value;
+    p = value + strlen(value) + 1;
+  }
+  return NULL;
+}
+
 const char *http_response_header(const struct sluice_http_response *resp,
                                  const char *name)
 {

@@ -27,6 +27,9 @@ int http_start(struct http_engine *e, const struct sluice_http_request *req,
                struct sluice_http_call **call, struct sluice_error *err);
 void http_cancel(struct sluice_http_call *call);
 void http_resume(struct sluice_http_call *call);
+/* The i-th value of a header that may repeat, or NULL. */
+const char *http_response_header_at(const struct sluice_http_response *resp,
+                                    const char *name, size_t i);
 const char *http_response_header(const struct sluice_http_response *resp,
                                  const char *name);
 void http_throttle(struct http_engine *e, const char *rate_key);

@@ -20,6 +20,15 @@ static void host_log(struct sluice_instance *ins, enum sluice_log_level level,
   va_list ap;
 
   va_start(ap, fmt);
+  if (level == SLUICE_LOG_WARN && ins != NULL && ins->run != NULL) {
+    char text[1024];
+    va_list copy;
+    va_copy(copy, ap);
+    vsnprintf(text, sizeof text, fmt, copy);
+    va_end(copy);
+    log_mask_secrets(text, sizeof text);
+    run_add_warning(ins->run, text);
+  }
   log_msgv(level, ins ? ins->log_context : NULL, fmt, ap);
   va_end(ap);
 }
@@ -313,6 +322,7 @@ const struct sluice_host host_table = {
     .http_throttle = host_http_throttle,
     .budget_report = host_budget_report,
     .budget_get = host_budget_get,
+    .http_header_at = http_response_header_at,
 };
 
 /* --- lifecycle ----------------------------------------------------------- */

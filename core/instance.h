@@ -45,6 +45,8 @@ void instance_destroy(struct sluice_instance *ins);
 uv_loop_t *run_loop(struct run *r);
 struct http_engine *run_http(struct run *r);
 const char *run_id_of(struct run *r);
+/* Keeps a warning (secrets already masked) for the run record. */
+void run_add_warning(struct run *r, const char *text);
 const char *run_base_dir(struct run *r);
 int run_is_stopping(struct run *r);
 void run_batch_limits(struct run *r, size_t *rows, size_t *bytes);

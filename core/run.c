@@ -73,6 +73,8 @@ struct run {
   uint64_t batches, pauses; /* where time goes: many pauses = slow sink */
   uint64_t src_counts[5], dst_counts[5]; /* kept from the instances' end */
   struct sluice_error err;
+  struct sluice_buf warnings; /* for the run record, one a line */
+  unsigned nwarnings;
 };
 
 static void pump(struct run *r);
@@ -94,6 +96,22 @@ const char *run_base_dir(struct run *r)
 {
   return r->pf->base_dir;
 }
+/* The run record keeps the first RUN_MAX_WARNINGS; a plugin that warns
+ * per row must not grow it without bound. */
+#define RUN_MAX_WARNINGS 20
+
+void run_add_warning(struct run *r, const char *text)
+{
+  size_t at = r->warnings.len;
+
+  if (r->nwarnings++ >= RUN_MAX_WARNINGS)
+    return;
+  if (at > 0)
+    sluice_buf_append_char(&r->warnings, '\n');
+  for (; *text != '\0'; text++) /* one line each */
+    sluice_buf_append_char(&r->warnings, *text == '\n' ? ' ' : *text);
+}
+
 int run_is_stopping(struct run *r)
 {
   return r->stopping || r->failed;
@@ -316,6 +334,36 @@ static void on_opened(void *arg, int status, const struct sluice_error *err)
   pump(r);
 }
 
+/* A batch without rows only moves the source's position (a stream read
+ * events of other objects, a load ended): nothing to write.  Its
+ * checkpoint is saved at once when everything before it is committed,
+ * else with the commit that makes those rows durable. */
+static void skip_empty(struct run *r)
+{
+  struct sluice_batch *b = r->queue[r->qhead];
+  const char *cp = sluice_batch_checkpoint(b);
+  struct sluice_error err = {0};
+
+  r->qhead = (r->qhead + 1) % r->qcap;
+  r->qlen--;
+  metrics_in_flight(r->p->name, r->qlen);
+  if (cp != NULL) {
+    free(r->written_checkpoint);
+    r->written_checkpoint = strdup(cp);
+  }
+  sluice_batch_unref(b);
+  if (r->src_paused && r->qlen <= r->p->max_in_flight / 2) {
+    r->src_paused = 0;
+    if (r->src_running)
+      r->src.desc->source_resume(&r->src, r->src.ctx);
+  }
+  if (!r->dirty && save_checkpoint(r, &err) < 0) {
+    fail(r, &err);
+    return;
+  }
+  pump(r);
+}
+
 static void pump(struct run *r)
 {
   struct sluice_error err = {0};
@@ -335,6 +383,10 @@ static void pump(struct run *r)
     commit(r);
     return;
   }
+  if (r->qlen > 0 && sluice_batch_nrows(r->queue[r->qhead]) == 0) {
+    skip_empty(r);
+    return;
+  }
   if (r->qlen > 0) {
     struct sluice_batch *b = r->queue[r->qhead];
     r->dst_busy = 1;
@@ -349,7 +401,9 @@ static void pump(struct run *r)
     }
     return;
   }
-  if (!r->src_running && r->dirty) {
+  if (r->dirty && (!r->src_running ||
+                   ((r->src.desc->flags & SLUICE_PLUGIN_STREAMING) &&
+                    !(r->dst.desc->flags & SLUICE_PLUGIN_COMMIT_ONCE)))) {
     commit(r);
     return;
   }
@@ -480,6 +534,10 @@ static void write_run_record(struct run *r, enum run_status status)
   rec.checkpoint = r->saved_checkpoint;
   rec.source = (char *)r->p->source.plugin_name;
   rec.destination = (char *)r->p->destination.plugin_name;
+  if (r->nwarnings > RUN_MAX_WARNINGS)
+    sluice_buf_printf(&r->warnings, "\n(%u more warnings in the log)",
+                      r->nwarnings - RUN_MAX_WARNINGS);
+  rec.warnings = r->warnings.len ? (char *)sluice_buf_cstr(&r->warnings) : NULL;
   /* The run log is output too: no secret reaches it. */
   char error[SLUICE_ERROR_MSG_MAX];
   char *checkpoint = r->saved_checkpoint ? strdup(r->saved_checkpoint) : NULL;
@@ -515,6 +573,7 @@ static void write_run_record(struct run *r, enum run_status status)
 
 static void run_free(struct run *r)
 {
+  sluice_buf_free(&r->warnings);
   while (r->qlen > 0) {
     sluice_batch_unref(r->queue[r->qhead]);
     r->qhead = (r->qhead + 1) % r->qcap;

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cron.h"
+#include "sluice/buf.h"
 #include "sluice/error.h"
 
 #define RUNLOG_FILE_MODE 0600
@@ -54,7 +55,8 @@ void run_record_free(struct run_record *r)
   free(r->checkpoint);
   free(r->source);
   free(r->destination);
-  r->error = r->checkpoint = r->source = r->destination = NULL;
+  free(r->warnings);
+  r->error = r->checkpoint = r->source = r->destination = r->warnings = NULL;
 }
 
 void runlog_free_records(struct run_record *recs, size_t n)
@@ -242,6 +244,27 @@ static json_t *runlog_json_count(uint64_t v)
   return json_integer(v > INT64_MAX ? INT64_MAX : (json_int_t)v);
 }
 
+/* "a\nb" as ["a", "b"]. */
+static json_t *runlog_json_lines(const char *text)
+{
+  json_t *a = json_array();
+  const char *p = text, *nl;
+
+  while (a != NULL && *p != '\0') {
+    nl = strchr(p, '\n');
+    size_t len = nl ? (size_t)(nl - p) : strlen(p);
+    char *line = strndup(p, len);
+    if (line == NULL || json_array_append_new(a, runlog_json_text(line)) < 0) {
+      free(line);
+      json_decref(a);
+      return NULL;
+    }
+    free(line);
+    p += len + (nl != NULL);
+  }
+  return a;
+}
+
 json_t *runlog_record_to_json(const struct run_record *r)
 {
   char start[40], end[40];
@@ -277,6 +300,8 @@ json_t *runlog_record_to_json(const struct run_record *r)
       json_object_set_new(o, "destination", runlog_json_text(r->destination));
   bad |= json_object_set_new(o, "error", runlog_json_text(r->error));
   bad |= json_object_set_new(o, "checkpoint", runlog_json_text(r->checkpoint));
+  if (r->warnings != NULL)
+    bad |= json_object_set_new(o, "warnings", runlog_json_lines(r->warnings));
   if (bad) {
     json_decref(o);
     return NULL;
@@ -388,6 +413,31 @@ static bool runlog_get_text(json_t *o, const char *key, char **out)
   return *out != NULL;
 }
 
+/* An optional array of strings, joined with newlines into *out. */
+static bool runlog_get_lines(json_t *o, const char *key, char **out)
+{
+  json_t *v = json_object_get(o, key), *e;
+  struct sluice_buf b = SLUICE_BUF_INIT;
+  size_t i;
+
+  *out = NULL;
+  if (v == NULL || json_is_null(v))
+    return true;
+  if (!json_is_array(v))
+    return false;
+  json_array_foreach(v, i, e)
+  {
+    if (!json_is_string(e) || (i > 0 && sluice_buf_append_char(&b, '\n') < 0) ||
+        sluice_buf_append_str(&b, json_string_value(e)) < 0) {
+      sluice_buf_free(&b);
+      return false;
+    }
+  }
+  *out = b.len ? strdup(sluice_buf_cstr(&b)) : NULL;
+  sluice_buf_free(&b);
+  return b.len == 0 || *out != NULL;
+}
+
 /* Copies a required string member into a fixed array; false when it is
  * missing, empty or too long. */
 static bool runlog_get_name(json_t *o, const char *key, char *out, size_t size)
@@ -440,7 +490,8 @@ static bool runlog_record_from_json(json_t *o, struct run_record *r)
          runlog_get_text(o, "error", &r->error) &&
          runlog_get_text(o, "checkpoint", &r->checkpoint) &&
          runlog_get_text(o, "source", &r->source) &&
-         runlog_get_text(o, "destination", &r->destination);
+         runlog_get_text(o, "destination", &r->destination) &&
+         runlog_get_lines(o, "warnings", &r->warnings);
 }
 
 /* The last record per pipeline, in order of first appearance; index maps

@@ -54,6 +54,9 @@ struct run_record {
   char *checkpoint; /* the checkpoint after the run (opaque), or NULL */
   char *source;     /* plugin names, or NULL */
   char *destination;
+  /* The run's warnings (a plugin's WARN lines, secrets masked), one a
+   * line, or NULL: kept in the file as a JSON array "warnings". */
+  char *warnings;
 };
 
 /* Frees the strings r owns and sets them to NULL (not r itself). */

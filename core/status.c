@@ -155,6 +155,12 @@ int status_print(FILE *out, const struct pipeline_file *pf,
         cut(last->error, shown, sizeof shown);
         fprintf(out, "  error       %s\n", shown);
       }
+      for (const char *w = last->warnings; w != NULL && *w != '\0';) {
+        const char *nl = strchr(w, '\n');
+        int len = nl ? (int)(nl - w) : (int)strlen(w);
+        fprintf(out, "  warning     %.*s\n", len > 200 ? 200 : len, w);
+        w += len + (nl != NULL);
+      }
     }
     cut(cp ? cp : "none (the next run starts from the beginning)", shown,
         sizeof shown);

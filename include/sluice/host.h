@@ -238,7 +238,15 @@ struct sluice_host {
   int (*budget_get)(struct sluice_instance *ins, const char *rate_key,
                     int64_t *used, int64_t *max);
 
-  /* ---- ABI 1.1 and later: append below only ---- */
+  /* ---- ABI 1.2 ---- */
+
+  /* The i-th (from 0) value of a response header that may repeat
+   * (Set-Cookie), or NULL past the last; valid as http_header's.  Check
+   * SLUICE_HOST_HAS(host, http_header_at) first. */
+  const char *(*http_header_at)(const struct sluice_http_response *resp,
+                                const char *name, size_t i);
+
+  /* ---- ABI 1.3 and later: append below only ---- */
 };
 
 /* True when the host's table has field f (it was built with a minor that

@@ -52,7 +52,7 @@ extern "C" {
 
 #define SLUICE_PLUGIN_MAGIC 0x534c4350u /* "SLCP" */
 #define SLUICE_ABI_MAJOR 1
-#define SLUICE_ABI_MINOR 1
+#define SLUICE_ABI_MINOR 2
 
 #define SLUICE_STRINGIFY_(x) #x
 #define SLUICE_STRINGIFY(x) SLUICE_STRINGIFY_(x)
@@ -116,7 +116,12 @@ struct sluice_config_entry {
 enum sluice_plugin_flag {
   /* The destination can commit only once per run (a file renamed into
    * place): the host never commits it before the source has finished. */
-  SLUICE_PLUGIN_COMMIT_ONCE = 1u << 0
+  SLUICE_PLUGIN_COMMIT_ONCE = 1u << 0,
+  /* ABI 1.2: the source may run for ever (a change stream), emitting now
+   * and then: the host commits whenever the destination has caught up,
+   * not only every batch.commit_every batches and at the end.  Older
+   * hosts ignore the bit. */
+  SLUICE_PLUGIN_STREAMING = 1u << 1
 };
 
 typedef void (*sluice_done_cb)(void *arg, int status,
