@@ -135,7 +135,7 @@ static void finish(struct b2_query *q, int status,
     SLUICE_LOG_I(c->host, c->ins, "%s: %llu records in %llu pages (Bulk 2.0)",
                  c->object, (unsigned long long)q->records,
                  (unsigned long long)q->pages);
-  c->host->source_done(c->ins, status, status == 0 ? NULL : err);
+  sf_source_end(c, status, status == 0 ? NULL : err);
 }
 
 static void fail_oom(struct b2_query *q)
@@ -296,7 +296,7 @@ static int emit_batch(struct b2_query *q, struct sluice_batch *bt,
     fail_oom(q);
     return SLUICE_ENOMEM;
   }
-  if ((rc = c->host->emit(c->ins, bt, &e)) < 0) {
+  if ((rc = sf_emit(c, bt, &e)) < 0) {
     finish(q, rc, &e);
     return rc;
   }

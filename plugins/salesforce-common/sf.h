@@ -33,6 +33,7 @@
 
 struct sf_source;
 struct sf_dest;
+struct sf_tap;
 
 /* Called when an asynchronous step is over: status 0, or a negative code
  * with err filled. */
@@ -96,6 +97,15 @@ struct sf_ctx {
 
   struct sf_source *src;
   struct sf_dest *dst;
+  /* A plugin that wraps the readers (salesforce-cdc's initial load) takes
+   * their batches and end here; NULL: straight to the host. */
+  const struct sf_tap *tap;
+};
+
+struct sf_tap {
+  int (*emit)(struct sf_ctx *c, struct sluice_batch *b,
+              struct sluice_error *err);
+  void (*done)(struct sf_ctx *c, int status, const struct sluice_error *err);
 };
 
 /* --- sf_common.c: what every Salesforce plugin shares --- */
@@ -265,6 +275,10 @@ struct sf_ctx {
         "checkpoint (hard deletes included) and emit them as DELETE rows"      \
   }
 char *sf_absolute(struct sf_ctx *c, const char *path);
+/* A reader's output: host->emit and host->source_done, or c->tap's. */
+int sf_emit(struct sf_ctx *c, struct sluice_batch *b, struct sluice_error *err);
+void sf_source_end(struct sf_ctx *c, int status,
+                   const struct sluice_error *err);
 /* init: checks the connection and object, derives the paths and keys. */
 int sf_common_init(struct sluice_instance *ins, const struct sluice_host *host,
                    struct sf_ctx *c, struct sluice_error *err);

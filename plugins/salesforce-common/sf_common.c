@@ -231,3 +231,18 @@ int sf_common_check(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
     free(k);
   return rc;
 }
+
+int sf_emit(struct sf_ctx *c, struct sluice_batch *b, struct sluice_error *err)
+{
+  if (c->tap != NULL)
+    return c->tap->emit(c, b, err);
+  return c->host->emit(c->ins, b, err);
+}
+
+void sf_source_end(struct sf_ctx *c, int status, const struct sluice_error *err)
+{
+  if (c->tap != NULL)
+    c->tap->done(c, status, err);
+  else
+    c->host->source_done(c->ins, status, err);
+}

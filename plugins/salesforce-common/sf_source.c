@@ -86,7 +86,7 @@ static void finish(struct sf_source *s, int status,
   if (status == 0)
     SLUICE_LOG_I(c->host, c->ins, "%s: %llu records in %llu pages", c->object,
                  (unsigned long long)s->records, (unsigned long long)s->pages);
-  c->host->source_done(c->ins, status, status == 0 ? NULL : err);
+  sf_source_end(c, status, status == 0 ? NULL : err);
 }
 
 /* --- the checkpoint ------------------------------------------------------ */
@@ -316,7 +316,7 @@ static void pump(struct sf_source *s)
   s->in_pump = 1;
   while (!s->paused && s->queue.len > 0 && !s->finished) {
     struct sluice_batch *b = sluice_batch_queue_pop(&s->queue);
-    if ((rc = c->host->emit(c->ins, b, &err)) < 0) {
+    if ((rc = sf_emit(c, b, &err)) < 0) {
       s->in_pump = 0;
       finish(s, rc, &err);
       return;
