@@ -25,7 +25,7 @@ sys.dont_write_bytecode = True
 
 import test_bulk2           # noqa: E402
 import test_sfemu as base   # noqa: E402
-from test_sfemu import EMU, V, ctl, ctl_ok, ssl_ctx   # noqa: E402
+from test_sfemu import EMU, ctl, ctl_ok, ssl_ctx   # noqa: E402
 
 setUpModule = base.setUpModule
 tearDownModule = base.tearDownModule
