@@ -83,7 +83,14 @@ class IngestJob(bulk_jobs.Job):
         rows = records[1:]
         self.take_quota(len(rows))
         rowset = Rowset(self, columns, rows)
-        self.results = [rowset.apply(rec) for rec in rows]
+        # Rows are applied during whatever API call advances the job; their
+        # change events must still say they came from the Bulk API.
+        store, saved = self.bulk.store, self.bulk.store.origin
+        store.origin = "com/salesforce/api/bulkapi/%s" % self.version
+        try:
+            self.results = [rowset.apply(rec) for rec in rows]
+        finally:
+            store.origin = saved
 
     def take_quota(self, n):
         lim = self.bulk.limits

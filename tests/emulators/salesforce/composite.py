@@ -292,7 +292,9 @@ class Collections:
             except RecordError as e:
                 results.append({"success": False, "errors": [e.error]})
                 failed = True
-        if failed and all_or_none:
+        if not (failed and all_or_none):
+            txn.commit()
+        else:
             txn.rollback()
             rolled = wire.record_error("ALL_OR_NONE_OPERATION_ROLLED_BACK", MSG_ROLLED_BACK)
             out = []

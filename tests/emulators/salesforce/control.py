@@ -7,7 +7,9 @@ request log so tests can assert what the client sent.
 import hmac
 
 import bulk_control
+import cdc_control
 import composite
+import data
 import faults as flt
 import wire
 
@@ -142,6 +144,12 @@ class Control:
     def do_bulk(self, method, rest, query, doc):
         return bulk_control.handle(self.emu.bulk, method, rest, doc, ControlError)
 
+    def do_cdc(self, method, rest, query, doc):
+        return cdc_control.handle_cdc(self.emu, method, rest, query, doc, ControlError)
+
+    def do_cometd(self, method, rest, query, doc):
+        return cdc_control.handle_cometd(self.emu, method, rest, query, doc, ControlError)
+
     def do_records(self, method, rest, query, doc):
         if method == "GET":
             if len(rest) != 1:
@@ -151,7 +159,13 @@ class Control:
         ops = doc.get("ops") if "ops" in doc else [doc]
         if not isinstance(ops, list):
             raise ControlError(400, "ops must be a list")
-        return {"results": [self._op(op) for op in ops]}
+        # One call is one transaction for Change Data Capture (one
+        # transactionKey); the ops done before a failing one stay done.
+        txn = data.Txn(self.emu.store)
+        try:
+            return {"results": [self._op(op, txn) for op in ops]}
+        finally:
+            txn.commit(merge=bool(doc.get("cdc_merge")))
 
     # -- record operations --------------------------------------------------------
     def _raw(self, rid):
@@ -163,7 +177,7 @@ class Control:
             out[f.name] = self.emu.rest.encode(f, self.emu.store.value(rec, f))
         return out
 
-    def _op(self, op):
+    def _op(self, op, txn):
         """One control write.  Fields are given as REST JSON values; unlike
         the API, any stored field may be set (also read-only ones), so tests
         can build any state.  system_modstamp etc. set the stamps exactly."""
@@ -182,24 +196,24 @@ class Control:
             if table is None:
                 raise ControlError(400, "unknown object %r" % op.get("object"))
             vals = self._values(table.sobj, op.get("fields") or {})
-            return {"id": store.insert(table.sobj.name, vals, user_id, system=system or None)}
+            return {"id": store.insert(table.sobj.name, vals, user_id, txn, system=system or None)}
         table, rec = store.find(op.get("id") or "")
         if rec is None:
             raise ControlError(404, "no record %r" % op.get("id"))
         name, rid = table.sobj.name, rec["Id"]
         if kind == "update":
             vals = self._values(table.sobj, op.get("fields") or {})
-            store.update(name, rid, vals, user_id, system=system or None)
+            store.update(name, rid, vals, user_id, txn, system=system or None)
         elif kind == "delete":
             if rec.get("IsDeleted"):
                 raise ControlError(409, "already deleted")
-            store.soft_delete(name, rid, user_id, system=system or None)
+            store.soft_delete(name, rid, user_id, txn, system=system or None)
         elif kind == "undelete":
             if not rec.get("IsDeleted"):
                 raise ControlError(409, "not deleted")
-            store.undelete(name, rid, user_id, system=system or None)
+            store.undelete(name, rid, user_id, txn, system=system or None)
         elif kind == "hard_delete":
-            store.hard_delete(name, rid)
+            store.hard_delete(name, rid, txn)
         else:
             raise ControlError(400, "op must be create, update, delete, undelete or hard_delete")
         return {"id": rid}

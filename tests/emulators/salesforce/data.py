@@ -120,12 +120,35 @@ class Table:
 
 
 class Txn:
-    """Undo log of one API call, so allOrNone can roll everything back."""
+    """Undo log of one API call, so allOrNone can roll everything back; and
+    the record changes it made, handed to Store.on_commit on commit()."""
 
     def __init__(self, store):
         self.store = store
         self.before = {}    # (obj name, id) -> previous record or None
         self.log_before = {}
+        # (obj, id) -> [kind, old, new, user]: one change per record per
+        # transaction, of the first kind, with the data at commit (as CDC does).
+        self.changes = {}
+
+    def changed(self, kind, obj, old, new, user_id):
+        key = (obj, (new or old)["Id"])
+        entry = self.changes.get(key)
+        if entry is None:
+            self.changes[key] = [kind, old, new, user_id]
+        else:
+            entry[2] = new
+            if new is None:         # gone for good within the transaction
+                entry[0] = "DELETE"
+
+    def commit(self, merge=False):
+        """merge: changes of one object that are alike become one event
+        carrying several recordIds (the control API asks for it)."""
+        changes = [(kind, obj, old, new, user)
+                   for (obj, _rid), (kind, old, new, user) in self.changes.items()]
+        self.changes = {}
+        if changes and self.store.on_commit is not None:
+            self.store.on_commit(changes, merge, self.store.origin)
 
     def touch(self, table, rid):
         key = (table.sobj.name, rid)
@@ -134,6 +157,7 @@ class Txn:
             self.log_before[key] = table.deleted_log.get(rid)
 
     def rollback(self):
+        self.changes = {}
         for (obj, rid), prev in self.before.items():
             table = self.store.tables[obj]
             if prev is None:
@@ -156,6 +180,27 @@ class Store:
         # getDeleted's earliestDateAvailable never precedes this (control API
         # can move it forward to simulate a purged delete log).
         self.delete_log_start_ms = 0
+        # Change Data Capture listens here: on_commit(changes, merge, origin)
+        # with changes [(kind, obj, old, new, user_id)], kind CREATE, UPDATE,
+        # DELETE or UNDELETE; origin is the changeOrigin of the API call.
+        self.on_commit = None
+        self.origin = ""
+
+    def _changed(self, txn, kind, obj, old, new, user_id):
+        if self.on_commit is None:
+            return
+        if txn is not None:
+            txn.changed(kind, obj, old, new, user_id)
+        else:
+            self.on_commit([(kind, obj, old, new, user_id)], False, self.origin)
+
+    def _in_txn(self, fn, *args, **kw):
+        """Run a cascading write in a transaction of its own, so that the
+        record and its cascaded children commit together."""
+        txn = Txn(self)
+        out = fn(*args, txn=txn, **kw)
+        txn.commit()
+        return out
 
     def table(self, name):
         o = self.schema.get(name)
@@ -233,6 +278,7 @@ class Store:
         self._derive(sobj, rec, set(rec))
         table.order.append(rid)
         table.put(rec)
+        self._changed(txn, "CREATE", obj, None, rec, user_id)
         return rid
 
     def update(self, obj, rid, values, user_id, txn=None, system=None):
@@ -248,6 +294,7 @@ class Store:
             rec.update(system)
         self._derive(table.sobj, rec, set(values))
         table.put(rec)
+        self._changed(txn, "UPDATE", obj, old, rec, user_id)
         return rec
 
     def _children(self, parent_obj, rid):
@@ -261,10 +308,11 @@ class Store:
     def soft_delete(self, obj, rid, user_id, txn=None, system=None, _cascade_from=None):
         """Move a record to the recycle bin.  Contacts and Opportunities of a
         deleted Account go with it (cascade); other lookups are cleared."""
+        if txn is None:
+            return self._in_txn(self.soft_delete, obj, rid, user_id, system=system)
         table = self.tables[obj]
         old = table.recs[rid]
-        if txn:
-            txn.touch(table, rid)
+        txn.touch(table, rid)
         now = self.clock.stamp_ms()
         rec = dict(old)
         rec.update({"IsDeleted": True, "LastModifiedDate": now, "LastModifiedById": user_id,
@@ -275,6 +323,7 @@ class Store:
             rec.update(system)
         table.put(rec)
         table.deleted_log[rid] = rec["SystemModstamp"]
+        self._changed(txn, "DELETE", obj, old, rec, user_id)
         for ctable, crec, field in list(self._children(obj, rid)):
             if crec.get("IsDeleted"):
                 continue
@@ -285,6 +334,8 @@ class Store:
         return rec
 
     def undelete(self, obj, rid, user_id, txn=None, system=None):
+        if txn is None:
+            return self._in_txn(self.undelete, obj, rid, user_id, system=system)
         table = self.tables[obj]
         old = table.recs[rid]
         if txn:
@@ -298,6 +349,7 @@ class Store:
             rec.update(system)
         table.put(rec)
         table.deleted_log.pop(rid, None)
+        self._changed(txn, "UNDELETE", obj, old, rec, user_id)
         for ctable, crec, _field in list(self._children(obj, rid)):
             if crec.get("__deleted_with") == rid:
                 self.undelete(ctable.sobj.name, crec["Id"], user_id, txn, system)
@@ -305,13 +357,17 @@ class Store:
 
     def hard_delete(self, obj, rid, txn=None):
         """Remove a record for good (empty the recycle bin).  It stays in the
-        delete log, as getDeleted reports hard deletes too."""
+        delete log, as getDeleted reports hard deletes too.  Only a live
+        record makes a DELETE change event: emptying the recycle bin makes
+        none (CDC considerations)."""
+        if txn is None:
+            return self._in_txn(self.hard_delete, obj, rid)
         table = self.tables[obj]
         old = table.recs[rid]
-        if txn:
-            txn.touch(table, rid)
+        txn.touch(table, rid)
         if not old.get("IsDeleted"):
             table.deleted_log[rid] = self.clock.stamp_ms()
+            self._changed(txn, "DELETE", obj, old, None, old.get("LastModifiedById"))
         # Children that live or went to the recycle bin with this record go too.
         for ctable, crec, field in list(self._children(obj, rid)):
             if field.cascade_delete and crec["Id"] in ctable.recs and \

@@ -18,6 +18,7 @@ import hashlib
 import http.server
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -37,6 +38,8 @@ sys.dont_write_bytecode = True      # no __pycache__ in the source tree (make di
 import bulk_ingest       # noqa: E402
 import bulk_jobs         # noqa: E402
 import bulk_query        # noqa: E402
+import cdc               # noqa: E402
+import cometd            # noqa: E402
 import control as ctl    # noqa: E402
 import data              # noqa: E402
 import faults as flt     # noqa: E402
@@ -90,8 +93,11 @@ class Emulator:
         self.log = flt.RequestLog()
         self.bulk = bulk_jobs.BulkApi(self.store, self.clock, bulk_jobs.Settings(args),
                                       {"query": bulk_query, "ingest": bulk_ingest})
+        self.cdc = cdc.EventBus(self.store, self.clock, args.cdc_objects.split(","),
+                                args.cdc_retention_hours, self.user_id)
         self.oauth = None
         self.rest = None
+        self.cometd = None
         self.control = ctl.Control(self)
 
     def start(self, port):
@@ -112,6 +118,8 @@ class Emulator:
         self.rest = rest.RestApi(self.store, self.oauth, self.clock, self.budget,
                                  a.max_api_version)
         self.rest.bulk = self.bulk
+        self.cometd = cometd.Streaming(self.cdc, self.oauth, self.clock, self.lock,
+                                       cometd.Settings(a), a.max_api_version, self.stop_event)
 
     def reset(self):
         """Back to the seeded state: data, clock, budget, sessions, cursors,
@@ -130,6 +138,8 @@ class Emulator:
             self.oauth.mint_refresh_token(self.client_id, self.user_id, self.refresh_token)
             self.rest.reset()
             self.bulk.reset()
+            self.cdc.reset()
+            self.cometd.reset()
             self.faults.clear()
             self.log.clear()
         gc.collect()
@@ -147,6 +157,7 @@ class Emulator:
             "other_usernames": {"not_approved": data.USERS[1][0], "inactive": data.USERS[2][0]},
             "refresh_token": self.refresh_token, "audiences": self.oauth.audiences,
             "api_versions": [v["version"] for v in self.rest.versions()],
+            "cometd_path": "/cometd/62.0",
             "app_cert": os.path.abspath(a.app_cert or os.path.join(a.pki, "client.crt")),
             "client_key": os.path.join(os.path.abspath(a.pki), "client.key"),
             "counts": {name: len(t.recs) for name, t in self.store.tables.items()},
@@ -159,6 +170,20 @@ class Req:
     def __init__(self, method, path, query, headers, body, on_login_host):
         self.method, self.path, self.query = method, path, query
         self.headers, self.body, self.on_login_host = headers, body, on_login_host
+
+
+def change_origin(req):
+    """changeOrigin of the change events an API call makes (section 6.5):
+    com/salesforce/api/rest/62.0[;client=<Sforce-Call-Options client>]."""
+    m = re.match(r"^/services/data/v(\d+\.\d)/", req.path)
+    if not m:
+        return ""
+    origin = "com/salesforce/api/rest/" + m.group(1)
+    for opt in (req.headers.get("Sforce-Call-Options") or "").split(","):
+        key, _, value = opt.strip().partition("=")
+        if key == "client" and value:
+            origin += ";client=" + value
+    return origin
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -284,6 +309,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         entry["status"] = resp.status
         entry["ms"] = int((time.monotonic() - started) * 1000)
         emu.log.add(entry)
+        if getattr(resp, "abort", False):     # CometD: a long poll dropped on demand
+            self.abort_connection(rst=True)
+            return
         payload = resp.payload()
         if fault is not None and fault.kind in ("reset_mid_body", "stall_mid_body"):
             self.send_broken(resp, payload, fault)
@@ -312,7 +340,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                                req.on_login_host)
                 return rest.Response(status, body, [("Cache-Control", "no-cache,no-store")])
             if req.path == "/services/data" or req.path.startswith("/services/data/"):
-                return emu.rest.handle(req)
+                emu.store.origin = change_origin(req)
+                try:
+                    return emu.rest.handle(req)
+                finally:
+                    emu.store.origin = ""     # control writes have no origin
+            if req.path == "/cometd" or req.path.startswith("/cometd/"):
+                return emu.cometd.handle(req)
             if req.path.startswith("/id/"):
                 return self.identity(emu, req)
         return rest.error(404, *rest.NOT_FOUND)
@@ -487,6 +521,16 @@ def parse_args(argv):
     p.add_argument("--clock-start", help="emulator clock start (ISO datetime; default now)")
     p.add_argument("--frozen-clock", action="store_true",
                    help="the clock moves only through the control API")
+    p.add_argument("--cometd-hold-ms", type=int, default=110000,
+                   help="how long /meta/connect is held without events (real: 110 s)")
+    p.add_argument("--cometd-client-timeout", type=float, default=40,
+                   help="emulator-clock seconds a CometD client lives without a connect (40)")
+    p.add_argument("--cometd-max-events", type=int, default=200,
+                   help="events per /meta/connect reply at most (default 200)")
+    p.add_argument("--cdc-objects", default="Account,Contact,Sluice_Score__c",
+                   help="objects enabled for Change Data Capture, comma-separated")
+    p.add_argument("--cdc-retention-hours", type=float, default=72,
+                   help="how long change events stay replayable (emulator clock; 72)")
     p.add_argument("--verbose", action="store_true")
     return p.parse_args(argv)
 
