@@ -50,6 +50,7 @@ void cdc_bayeux_reset(struct cdc_bayeux *bx)
   for (size_t i = 0; i < bx->ncookies; i++) {
     free(bx->cookies[i].name);
     free(bx->cookies[i].value);
+    bx->cookies[i].name = bx->cookies[i].value = NULL;
   }
   bx->ncookies = 0;
 }

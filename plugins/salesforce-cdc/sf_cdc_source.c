@@ -76,7 +76,8 @@ struct cdc_source {
   int64_t hold_ms; /* the server's advised connect timeout */
   int64_t interval_ms;
   int msg_id;
-  unsigned failures; /* consecutive; reset by a good connect */
+  unsigned failures;         /* consecutive; reset by a good connect */
+  unsigned session_connects; /* connects answered in this session */
   struct cdc_rows *rows;
   int building;
   int64_t chunk_last; /* the last replay id of the reply being built */
@@ -262,7 +263,10 @@ static void pump(struct cdc_source *s)
     load_begin(s);
     return;
   }
-  connect_next(s);
+  if (s->client_id == NULL) /* no session yet, or it was given up */
+    stream_begin(s);
+  else
+    connect_next(s);
 }
 
 /* --- Bayeux messages ------------------------------------------------------ */
@@ -510,10 +514,13 @@ static void on_connect(void *arg, int status, json_t *reply,
     return;
   }
   s->failures = 0;
+  /* A server answers a session's first connect at once: only a later one,
+   * held, says that nothing more is there. */
+  s->session_connects++;
   if (meta.advice_timeout >= 0)
     s->hold_ms = meta.advice_timeout;
   if (s->phase == PH_NOTE) {
-    if (s->noted_any && json_array_size(reply) > 1)
+    if (json_array_size(reply) > 1 || s->session_connects < 2)
       connect_next(s); /* more may be retained */
     else {
       SLUICE_LOG_I(x->host, s->c->ins,
@@ -549,7 +556,8 @@ static void on_connect(void *arg, int status, json_t *reply,
     }
   }
   if (strcmp(x->mode, "drain") == 0 && s->overflow_at < 0 &&
-      (s->events == before || s->chunk_newest_ms >= s->start_ms))
+      ((s->events == before && s->session_connects > 1) ||
+       s->chunk_newest_ms >= s->start_ms))
     s->drained = 1; /* caught up, or past the run's start */
   pump(s);
 }
@@ -664,6 +672,7 @@ static void handshake(struct cdc_source *s)
 
   free(s->client_id);
   s->client_id = NULL;
+  s->session_connects = 0;
   cdc_bayeux_reset(s->bx); /* the new session's cookies only */
   m = message(s, "/meta/handshake");
   if (m != NULL) {
@@ -769,9 +778,7 @@ static void load_done(struct sf_ctx *c, int status,
   free(s->load_checkpoint);
   s->load_checkpoint = NULL;
   s->phase = PH_STREAM;
-  pump(s);
-  if (!s->finished && s->step == ST_IDLE)
-    stream_begin(s);
+  pump(s); /* emits the position, then opens the stream */
 }
 
 static const struct sf_tap load_tap = {load_emit, load_done};
@@ -837,7 +844,7 @@ static void on_describe(void *arg, int status, json_t *body,
   else if (position_set(s, s->position) < 0)
     fail_nomem(s);
   else
-    stream_begin(s);
+    pump(s);
 }
 
 int cdc_source_start(struct sluice_instance *ins, void *ctx,

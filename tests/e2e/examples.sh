@@ -25,6 +25,10 @@ for f in "$EX"/*.json; do
   case $f in */*snowflake*.json | */syncout-account.json)
     "$SLUICE" plugins | grep -q '^snowflake-sql ' || continue ;;
   esac
+  case $f in */syncout-account-cdc.json)
+    "$SLUICE" plugins | grep -q '^salesforce-cdc ' || continue
+    "$SLUICE" plugins | grep -q '^snowflake-sql ' || continue ;;
+  esac
   case $f in */syncout-account-stage.json)
     "$SLUICE" plugins | grep -q '^snowflake-stage ' || continue
     "$SLUICE" plugins | grep -q '^salesforce-bulk2 ' || continue ;;

@@ -116,10 +116,10 @@ static void answer(void)
     char name[64];
     snprintf(name, sizeof name, "now %s", id);
     json_array_append_new(
-        recs, json_pack("{s:s, s:s, s:b, s:s}", "Id", id, "Name", name,
-                        "IsDeleted",
-                        api.deleted && strcmp(id, api.deleted) == 0,
-                        "SystemModstamp", "2024-05-01T10:00:00.000+0000"));
+        recs,
+        json_pack("{s:s, s:s, s:b, s:s}", "Id", id, "Name", name, "IsDeleted",
+                  api.deleted && strcmp(id, api.deleted) == 0, "SystemModstamp",
+                  "2024-05-01T10:00:00.000+0000"));
   }
   json_object_set_new(body, "done", json_true());
   json_object_set_new(body, "records", recs);
@@ -291,7 +291,8 @@ static void channels(void **state)
   sluice_buf_free(&b);
 }
 
-/* --- rows ------------------------------------------------------------------ */
+/* --- rows ------------------------------------------------------------------
+ */
 
 static struct cdc_ctx ctx;
 static struct sluice_host host;
@@ -448,8 +449,7 @@ static void events_carry_creates_without_fetch(void **state)
   assert_int_equal(op, SLUICE_OP_UPSERT);
   assert_string_equal(name, "from the event");
   /* SystemModstamp from the commit time */
-  const struct sluice_value *ms =
-      sluice_batch_value(q.v[q.head], 0, 3);
+  const struct sluice_value *ms = sluice_batch_value(q.v[q.head], 0, 3);
   assert_int_equal(ms->type, SLUICE_TYPE_TIMESTAMP);
   assert_int_equal(ms->u.ts_us, 1714557600000000LL);
   sluice_batch_queue_clear(&q);
@@ -464,8 +464,8 @@ int main(void)
       cmocka_unit_test(bad_messages_are_named),
       cmocka_unit_test(channels),
       cmocka_unit_test_setup_teardown(chunk_into_rows, setup, teardown),
-      cmocka_unit_test_setup_teardown(events_carry_creates_without_fetch,
-                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(events_carry_creates_without_fetch, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -302,7 +302,13 @@ class Streaming:
         gen = client.gen
         # As a CometD server does, the first connect after the handshake is
         # answered at once; later ones are held.
-        hold = self.settings.hold_ms / 1000 if client.connects else 0
+        # A client may advise a shorter hold (CometD honours a connect's
+        # advice.timeout): a draining client asks not to wait long.
+        hold_ms = self.settings.hold_ms
+        want = (msg.get("advice") or {}).get("timeout")
+        if isinstance(want, int) and not isinstance(want, bool) and want >= 0:
+            hold_ms = min(hold_ms, want)
+        hold = hold_ms / 1000 if client.connects else 0
         deadline = time.monotonic() + hold
         client.held += 1
         try:

@@ -285,6 +285,18 @@ class TestTransport(CometdTest):
         self.assertLess(time.monotonic() - t0, 5)
         self.assertEqual(payload(evs[0])["Name"], "Wake")
 
+    def test_client_advised_timeout_shortens_the_hold(self):
+        ctl_ok("POST", "cometd", {"hold_ms": 20000})
+        c = self.client(ACC)
+        c.connect()  # the first connect is answered at once
+        t0 = time.monotonic()
+        r = c.send([c.msg("/meta/connect", connectionType="long-polling",
+                          advice={"timeout": 300})])
+        held = time.monotonic() - t0
+        self.assertEqual(r.status, 200)
+        self.assertGreaterEqual(held, 0.25)
+        self.assertLess(held, 5)
+
     def test_default_hold_is_110_seconds(self):
         ctl_ok("POST", "reset")
         self.assertEqual(ctl_ok("GET", "cometd")["settings"],
