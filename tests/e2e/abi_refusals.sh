@@ -15,9 +15,9 @@ for bad in major2 lies-major newer-minor bad-magic no-entry short-size \
   [ "$n" = 1 ] || fail "abi-$bad: expected one line, got $n"
   expect_not_in out.txt "abi-$bad"
 done
-expect_in err.txt "abi-major2.la: refused: built for plugin ABI 2.x (it exports sluice_plugin_v2), this sluice has ABI 1.1"
-expect_in err.txt "abi-lies-major.la: refused: built for plugin ABI 2.1, this sluice has ABI 1.1"
-expect_in err.txt "abi-newer-minor.la: refused: built for plugin ABI 1.2, newer than this sluice's 1.1: upgrade sluice"
+expect_in err.txt "abi-major2.la: refused: built for plugin ABI 2.x (it exports sluice_plugin_v2), this sluice has ABI 1.2"
+expect_in err.txt "abi-lies-major.la: refused: built for plugin ABI 2.2, this sluice has ABI 1.2"
+expect_in err.txt "abi-newer-minor.la: refused: built for plugin ABI 1.3, newer than this sluice's 1.2: upgrade sluice"
 expect_in err.txt "abi-bad-magic.la: refused: not a sluice plugin (bad magic 0x12345678)"
 expect_in err.txt "abi-no-entry.la: refused: not a sluice plugin (no sluice_plugin_v1 symbol)"
 expect_in err.txt "abi-short-size.la: refused: truncated descriptor (24 bytes"
