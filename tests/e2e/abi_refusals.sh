@@ -34,6 +34,26 @@ cat >old.json <<JSON
 JSON
 expect_exit 1 "$SLUICE" reconcile old.json --plugin-dir "$ABI_FIXTURES"
 expect_in out.txt "abi-old-minor    cannot count: the plugin has no count"
+# Nor past it for a key sweep (ABI 1.2): a clear refusal, nothing called.
+expect_exit 1 "$SLUICE" reconcile old.json --ids 3 --plugin-dir "$ABI_FIXTURES"
+expect_in out.txt "FAILED: plugin abi-old-minor cannot compare keys (needs ABI 1.2 key sweeps; it has ABI 1.0)"
+cat >oldsweep.json <<JSON
+{ "version": 1, "state_dir": "state",
+  "pipelines": [ { "name": "old", "reconcile_deletes": "weekly",
+    "source": { "plugin": "csv-file", "path": "in/*.csv" },
+    "destination": { "plugin": "abi-old-minor", "path": "x" } } ] }
+JSON
+expect_exit 2 "$SLUICE" validate oldsweep.json --plugin-dir "$ABI_FIXTURES"
+expect_in err.txt "oldsweep.json: pipelines[0].reconcile_deletes: plugin abi-old-minor cannot compare keys (needs ABI 1.2 key sweeps; it has ABI 1.0)"
+# csv-file reads keys but keeps no table to compare them with.
+cat >csvsweep.json <<JSON
+{ "version": 1, "state_dir": "state",
+  "pipelines": [ { "name": "csv", "reconcile_deletes": "weekly",
+    "source": { "plugin": "csv-file", "path": "in/*.csv" },
+    "destination": { "plugin": "csv-file", "path": "out.csv" } } ] }
+JSON
+expect_exit 2 "$SLUICE" validate csvsweep.json
+expect_in err.txt "csvsweep.json: pipelines[0].reconcile_deletes: plugin csv-file cannot compare keys (needs ABI 1.2 key sweeps; it has ABI 1.2)"
 
 # Relative plugin directories are never searched (no loading from the cwd).
 mkdir -p rel && cp "$ABI_FIXTURES"/.libs/abi-good.so rel/
