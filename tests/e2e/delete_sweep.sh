@@ -174,7 +174,56 @@ sq "SELECT DEL_FLAG FROM $T WHERE ID = '$LAST'" >last.txt
 expect_in last.txt '["Y"]'
 expect_in daemon.err "delete sweep"
 
-# --- 8. refusals ----------------------------------------------------------
+# --- 8. other sources: bulk2 (keys by REST), csv-file through a mapping,
+# snowflake-sql ------------------------------------------------------------
+sed 's/"plugin": "salesforce-rest"/"plugin": "salesforce-bulk2"/' sync.json >bulk.json
+expect_exit 0 "$SLUICE" reconcile bulk.json --ids 5
+expect_in out.txt "acct                     0 keys only in the source"
+expect_in out.txt "acct                     0 keys only in the destination"
+
+mkdir -p in
+printf 'ext,name\ne1,A\ne2,B\ne3,C\n' >in/a.csv
+cat >csv.json <<JSON
+{ "version": 1, "state_dir": "state",
+  "connections": { "snow": $SFK_CONN },
+  "pipelines": [ { "name": "csvp", "reconcile_deletes": "daily",
+    "source": { "plugin": "csv-file", "path": "in/*.csv" },
+    "destination": { "plugin": "snowflake-sql", "connection": "snow",
+                     "table": "CSVT", "key": ["EXT_ID"] },
+    "mapping": { "ext": "EXT_ID", "name": { "to": "NAME", "type": "string" } } } ] }
+JSON
+expect_exit 0 "$SLUICE" run csv.json --once
+printf 'ext,name\ne1,A\ne3,C\ne4,D\n' >in/a.csv
+expect_exit 1 "$SLUICE" reconcile csv.json --ids 2
+expect_in out.txt "csvp                     1 key only in the source"
+expect_in out.txt "  e4"
+expect_in out.txt "csvp                     1 key only in the destination"
+expect_in out.txt "  e2"
+expect_exit 0 "$SLUICE" reconcile csv.json --flag-deletes
+expect_in out.txt "csvp                     3 keys read from the source: 1 live row flagged deleted"
+sq "SELECT * FROM SLUICE_DB.PUBLIC.CSVT ORDER BY EXT_ID" >csvt.txt
+printf '%s\n' '["e1", "A", "N"]' '["e2", "B", "Y"]' '["e3", "C", "N"]' >csvt.want
+expect_same csvt.want csvt.txt
+
+cat >sfk.json <<JSON
+{ "version": 1, "state_dir": "state",
+  "connections": { "snow": $SFK_CONN },
+  "pipelines": [ { "name": "copy",
+    "source": { "plugin": "snowflake-sql", "connection": "snow",
+                "query": "SELECT ID, NAME FROM SLUICE_DB.PUBLIC.ACCT WHERE DEL_FLAG = 'N';" },
+    "destination": { "plugin": "snowflake-sql", "connection": "snow",
+                     "table": "COPYT", "key": ["ID"] } } ] }
+JSON
+expect_exit 0 "$SLUICE" run sfk.json --once
+expect_exit 0 "$SLUICE" reconcile sfk.json --ids 3
+expect_in out.txt "copy                     0 keys only in the destination"
+ONE=$(sed -n 1p ids.txt)
+sq "UPDATE $T SET DEL_FLAG = 'Y' WHERE ID = '$ONE'" >/dev/null
+expect_exit 1 "$SLUICE" reconcile sfk.json --ids 3
+expect_in out.txt "copy                     1 key only in the destination (live rows deleted or filtered out at the source)"
+expect_in out.txt "  $ONE"
+
+# --- 9. refusals ----------------------------------------------------------
 pipeline_file del.json ', "hard_deletes": "delete", "write": "merge"' ', "reconcile_deletes": "weekly"'
 expect_exit 2 "$SLUICE" validate del.json
 expect_in err.txt "del.json: pipelines[0].reconcile_deletes: a delete sweep needs the destination's \"hard_deletes\": \"flag\" (it is \"delete\""
