@@ -119,6 +119,22 @@ int loader_check_descriptor(const struct sluice_plugin *p, char *reason,
              "a destination needs dest_open, dest_write and dest_commit");
     return SLUICE_EINVAL;
   }
+  /* ABI 1.2 key sweeps: a destination's four entries come together (the
+   * descriptor was zero-padded for an older plugin: all NULL). */
+  {
+    int n = (p->sweep_keys != NULL) + (p->sweep_open != NULL) +
+            (p->sweep_write != NULL) + (p->sweep_finish != NULL);
+    if (n != 0 && (n != 4 || !dst)) {
+      snprintf(reason, rlen,
+               "a destination's key sweep needs sweep_keys, sweep_open, "
+               "sweep_write and sweep_finish together");
+      return SLUICE_EINVAL;
+    }
+    if (p->source_keys != NULL && !src) {
+      snprintf(reason, rlen, "source_keys on a plugin that is no source");
+      return SLUICE_EINVAL;
+    }
+  }
   if (p->connection_config != NULL && p->connection_type == NULL) {
     snprintf(reason, rlen, "connection_config without a connection_type");
     return SLUICE_EINVAL;

@@ -32,6 +32,8 @@ enum exit_code {
 struct options {
   int once;
   int json;
+  size_t ids;       /* reconcile --ids N */
+  int flag_deletes; /* reconcile --flag-deletes */
   const char *pipeline;
   const char *state_dir;
   const char *metrics;
@@ -50,9 +52,14 @@ static void usage(FILE *out)
       "  check FILE [--pipeline NAME]\n"
       "                           connect and authenticate every plugin "
       "(\"Save & Test\")\n"
-      "  reconcile FILE [--pipeline NAME]\n"
+      "  reconcile FILE [--pipeline NAME] [--ids N | --flag-deletes]\n"
       "                           count the source's records and the "
-      "destination's live rows\n"
+      "destination's live rows;\n"
+      "                           --ids N lists up to N keys found on one "
+      "side only;\n"
+      "                           --flag-deletes flags the rows whose key "
+      "the source\n"
+      "                           no longer has (a delete sweep)\n"
       "  run FILE [--once] [--pipeline NAME]\n"
       "                           run pipelines on their schedules (or once)\n"
       "  status [FILE] [--json]   each pipeline's last run, checkpoint and "
@@ -170,8 +177,20 @@ static int cmd_reconcile(const char *path, const struct options *o)
   struct plugin_set set = {0};
   int rc = open_pipeline_file(path, o, &pf, &set);
 
+  if (rc == 0 && o->flag_deletes && o->pipeline == NULL) {
+    size_t n = 0;
+    for (size_t i = 0; i < pf.n; i++)
+      n += pf.v[i].enabled && pf.v[i].reconcile_deletes.kind != SCHEDULE_NONE;
+    if (n == 0) {
+      fprintf(stderr,
+              "sluice: %s: no pipeline has \"reconcile_deletes\": "
+              "name the one to sweep with --pipeline\n",
+              path);
+      rc = EXIT_USAGE;
+    }
+  }
   if (rc == 0)
-    rc = scheduler_reconcile(&pf, o->pipeline);
+    rc = scheduler_reconcile(&pf, o->pipeline, o->ids, o->flag_deletes);
   pipeline_file_free(&pf);
   plugin_set_free(&set);
   return rc;
@@ -351,6 +370,17 @@ static int take_option(int c, struct options *o, enum sluice_log_level *level,
 {
   switch (c) {
   case 'o': o->once = 1; return 0;
+  case 'I': {
+    char *end;
+    long v = strtol(optarg, &end, 10);
+    if (*optarg == '\0' || *end != '\0' || v < 1 || v > 10000) {
+      fprintf(stderr, "sluice: --ids takes a number from 1 to 10000\n");
+      return -1;
+    }
+    o->ids = (size_t)v;
+    return 0;
+  }
+  case 'F': o->flag_deletes = 1; return 0;
   case 'M': o->metrics = optarg; return 0;
   case 'p': o->pipeline = optarg; return 0;
   case 'j': o->json = 1; return 0;
@@ -382,6 +412,8 @@ int main(int argc, char **argv)
 {
   static const struct option longopts[] = {
       {"once", no_argument, NULL, 'o'},
+      {"ids", required_argument, NULL, 'I'},
+      {"flag-deletes", no_argument, NULL, 'F'},
       {"metrics", required_argument, NULL, 'M'},
       {"pipeline", required_argument, NULL, 'p'},
       {"json", no_argument, NULL, 'j'},
@@ -436,6 +468,15 @@ int main(int argc, char **argv)
       usage(stderr);
       return EXIT_USAGE;
     }
+  if (o.ids > 0 && o.flag_deletes) {
+    fprintf(stderr, "sluice: --ids and --flag-deletes: one at a time\n");
+    return EXIT_USAGE;
+  }
+  if ((o.ids > 0 || o.flag_deletes) && strcmp(cmd, "reconcile") != 0) {
+    fprintf(stderr, "sluice: --ids and --flag-deletes are options of "
+                    "reconcile\n");
+    return EXIT_USAGE;
+  }
   log_setup(level, format);
   arg = optind < argc ? argv[optind] : NULL;
   if (optind + 1 < argc) {

@@ -333,3 +333,130 @@ void mapping_free(struct mapping *m)
   free(m->cols);
   free(m);
 }
+
+/* The name the mapping gives source field `src` under `rule` (NULL: the
+ * field is dropped); *constant set when the entry is a constant column. */
+static const char *mapped_name(const char *src, json_t *rule, int *constant)
+{
+  *constant = 0;
+  if (json_is_null(rule))
+    return NULL;
+  if (json_is_string(rule))
+    return json_string_value(rule);
+  if (json_is_object(rule)) {
+    if (json_object_get(rule, "value") != NULL) {
+      *constant = 1;
+      return src;
+    }
+    if (json_is_string(json_object_get(rule, "to")))
+      return json_string_value(json_object_get(rule, "to"));
+  }
+  return src;
+}
+
+static int strcase_eq(const char *a, const char *b)
+{
+  for (; *a && *b; a++, b++) {
+    char x = *a >= 'a' && *a <= 'z' ? (char)(*a - 'a' + 'A') : *a;
+    char y = *b >= 'a' && *b <= 'z' ? (char)(*b - 'a' + 'A') : *b;
+    if (x != y)
+      return 0;
+  }
+  return *a == *b;
+}
+
+int mapping_key_fields(json_t *spec, const struct sluice_strlist *keys,
+                       char ***fields, json_t **key_spec,
+                       struct sluice_error *err)
+{
+  char **out = calloc(keys->n + 1, sizeof *out);
+  json_t *sub = json_object();
+  int rc = 0;
+
+  *fields = NULL;
+  *key_spec = NULL;
+  if (out == NULL || sub == NULL) {
+    free(out);
+    json_decref(sub);
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  }
+  for (size_t i = 0; i < keys->n && rc == 0; i++) {
+    const char *k = keys->v[i], *src = NULL, *e;
+    json_t *rule = NULL, *r;
+    int constant;
+
+    json_object_foreach(spec, e, r)
+    {
+      const char *name;
+      if (strcmp(e, "*") == 0 ||
+          (name = mapped_name(e, r, &constant)) == NULL || !strcase_eq(name, k))
+        continue;
+      if (constant) {
+        rc = sluice_error_set(err, SLUICE_EINVAL, 0,
+                              "key column %s is a constant of the mapping: "
+                              "the source has no keys to compare",
+                              k);
+        break;
+      }
+      src = e;
+      rule = r;
+      break;
+    }
+    if (rc < 0)
+      break;
+    if (src == NULL) {
+      /* An unnamed field passes through under its own name, unless the
+       * mapping renames or drops it, or drops every unnamed field. */
+      json_t *own = NULL;
+      json_object_foreach(spec, e, r)
+      {
+        if (strcase_eq(e, k))
+          own = r;
+      }
+      if (own != NULL || json_object_get(spec, "*") != NULL) {
+        rc = sluice_error_set(err, SLUICE_EINVAL, 0,
+                              "key column %s: no source field becomes it "
+                              "(the mapping %s)",
+                              k,
+                              own != NULL ? "renames or drops the field"
+                                          : "drops unnamed fields, \"*\"");
+        break;
+      }
+      src = k;
+    }
+    for (size_t j = 0; j < i; j++)
+      if (out[j] != NULL && strcmp(out[j], src) == 0)
+        src = NULL; /* two key columns from one field: ask for it once */
+    if (src == NULL)
+      continue;
+    if ((out[i] = strdup(src)) == NULL ||
+        (rule != NULL && json_object_set(sub, src, rule) < 0))
+      rc = sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  }
+  if (rc < 0) {
+    for (size_t i = 0; i < keys->n; i++)
+      free(out[i]);
+    free(out);
+    json_decref(sub);
+    return rc;
+  }
+  /* Compact: the NULL slots (repeated fields) removed. */
+  size_t n = 0;
+  for (size_t i = 0; i < keys->n; i++)
+    if (out[i] != NULL)
+      out[n++] = out[i];
+  out[n] = NULL;
+  *fields = out;
+  if (json_object_size(sub) > 0)
+    *key_spec = sub;
+  else
+    json_decref(sub);
+  return 0;
+}
+
+void mapping_key_fields_free(char **fields)
+{
+  for (size_t i = 0; fields != NULL && fields[i] != NULL; i++)
+    free(fields[i]);
+  free(fields);
+}

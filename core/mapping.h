@@ -16,6 +16,7 @@
 
 #include "sluice/batch.h"
 #include "sluice/error.h"
+#include "sluice/plugin.h"
 
 struct mapping;
 
@@ -32,6 +33,18 @@ int mapping_accepts(const struct mapping *m, const struct sluice_schema *in);
 int mapping_apply(struct mapping *m, struct sluice_batch *in,
                   struct sluice_batch **out, struct sluice_error *err);
 void mapping_free(struct mapping *m);
+
+/* For a key sweep: the source fields that the mapping turns into the
+ * destination's key columns `keys` (names compared without case, as
+ * destinations that upper-case names match them), as a NULL-terminated
+ * array of names in *fields (free with mapping_key_fields_free), and the
+ * entries of spec that apply to them in *key_spec (a new object, or NULL
+ * when none do: the identity).  Fails naming a key column no source field
+ * becomes (a constant, a field renamed away or dropped). */
+int mapping_key_fields(json_t *spec, const struct sluice_strlist *keys,
+                       char ***fields, json_t **key_spec,
+                       struct sluice_error *err);
+void mapping_key_fields_free(char **fields);
 
 /* 1 when two schemas have the same field names and types. */
 int schema_equal(const struct sluice_schema *a, const struct sluice_schema *b);

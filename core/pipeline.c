@@ -1,5 +1,6 @@
 /* core/pipeline.c - see pipeline.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,9 @@ static const char *const top_keys[] = {
     "version", "state_dir",   "plugin_path", "connections", "pipelines",
     "$schema", "description", "notify",      NULL};
 static const char *const pipeline_keys[] = {
-    "name",        "description", "enabled", "schedule", "source",
-    "destination", "mapping",     "batch",   "notify",   NULL};
+    "name",   "description",       "enabled", "schedule",
+    "source", "destination",       "mapping", "batch",
+    "notify", "reconcile_deletes", NULL};
 static const char *const batch_keys[] = {"rows", "bytes", "in_flight",
                                          "commit_every", NULL};
 static const char *const schedule_keys[] = {"every", "cron", NULL};
@@ -109,7 +111,7 @@ static int valid_pipeline_name(const char *s)
   return 1;
 }
 
-static void load_schedule(json_t *s, const char *path, struct pipeline *p,
+static void load_schedule(json_t *s, const char *path, struct schedule *out,
                           struct diags *d)
 {
   json_t *every = json_object_get(s, "every"),
@@ -117,7 +119,7 @@ static void load_schedule(json_t *s, const char *path, struct pipeline *p,
   struct sluice_error err = {0};
   char sub[512];
 
-  p->schedule.kind = SCHEDULE_NONE;
+  out->kind = SCHEDULE_NONE;
   if (!json_is_object(s)) {
     diag_add(d, path,
              "expected an object: {\"every\": \"15m\"} or "
@@ -133,20 +135,20 @@ static void load_schedule(json_t *s, const char *path, struct pipeline *p,
     path_key(sub, sizeof sub, path, "every");
     if (!json_is_string(every))
       diag_add(d, sub, "expected a string such as \"15m\"");
-    else if (schedule_parse_every(json_string_value(every),
-                                  &p->schedule.every_s, &err) < 0)
+    else if (schedule_parse_every(json_string_value(every), &out->every_s,
+                                  &err) < 0)
       diag_add(d, sub, "%s", err.message);
     else
-      p->schedule.kind = SCHEDULE_EVERY;
+      out->kind = SCHEDULE_EVERY;
     return;
   }
   path_key(sub, sizeof sub, path, "cron");
   if (!json_is_string(cron))
     diag_add(d, sub, "expected a string such as \"0 6 * * 1\"");
-  else if (cron_parse(json_string_value(cron), &p->schedule.cron, &err) < 0)
+  else if (cron_parse(json_string_value(cron), &out->cron, &err) < 0)
     diag_add(d, sub, "%s", err.message);
   else
-    p->schedule.kind = SCHEDULE_CRON;
+    out->kind = SCHEDULE_CRON;
 }
 
 static size_t size_value(json_t *v, const char *path, size_t min, size_t max,
@@ -339,7 +341,35 @@ static void load_pipeline(json_t *pj, size_t i, struct pipeline_file *pf,
     p->enabled = json_is_true(v) || !json_is_boolean(v);
   }
   if ((v = json_object_get(pj, "schedule")) != NULL)
-    load_schedule(v, path_key(sub, sizeof sub, path, "schedule"), p, d);
+    load_schedule(v, path_key(sub, sizeof sub, path, "schedule"), &p->schedule,
+                  d);
+  if ((v = json_object_get(pj, "reconcile_deletes")) != NULL) {
+    path_key(sub, sizeof sub, path, "reconcile_deletes");
+    p->reconcile_deletes_path = strdup(sub);
+    /* "weekly" and the other cron shorthands as a plain string too. */
+    if (json_is_string(v)) {
+      struct sluice_error err = {0};
+      char text[16];
+      const char *t = json_string_value(v);
+      static const char *const words[] = {"hourly",  "daily",  "weekly",
+                                          "monthly", "yearly", NULL};
+      for (const char *const *w = words; *w; w++)
+        if (strcmp(t, *w) == 0) {
+          text[0] = '@';
+          memcpy(text + 1, *w, strlen(*w) + 1);
+          t = text;
+        }
+      if (cron_parse(t, &p->reconcile_deletes.cron, &err) < 0)
+        diag_add(d, sub,
+                 "%s (a schedule: \"weekly\", \"@daily\", a 5-field cron, "
+                 "or {\"every\": \"1w\"} / {\"cron\": \"0 3 * * 0\"})",
+                 err.message);
+      else
+        p->reconcile_deletes.kind = SCHEDULE_CRON;
+    } else {
+      load_schedule(v, sub, &p->reconcile_deletes, d);
+    }
+  }
   if ((v = json_object_get(pj, "batch")) != NULL)
     load_batch(v, path_key(sub, sizeof sub, path, "batch"), p, d);
   if ((v = json_object_get(pj, "notify")) != NULL)
@@ -562,13 +592,82 @@ static void resolve_endpoint(struct pipeline_file *pf, struct endpoint *ep,
   free(scratch);
 }
 
+/* The value a destination's "hard_deletes" key has in the file, or its
+ * config map's default; NULL when the plugin has no such key, "" when it
+ * is given by reference (known only at run time). */
+static const char *hard_deletes_value(const struct endpoint *ep)
+{
+  const struct sluice_config_entry *e = ep->plugin->desc.config;
+  json_t *v = json_object_get(ep->config, "hard_deletes");
+
+  for (; e != NULL && e->key != NULL; e++)
+    if (strcmp(e->key, "hard_deletes") == 0)
+      break;
+  if (e == NULL || e->key == NULL)
+    return NULL;
+  if (v == NULL)
+    return e->default_value ? e->default_value : "";
+  return json_is_string(v) ? json_string_value(v) : "";
+}
+
+int pipeline_sweep_problem(const struct pipeline *p, int flag, char *msg,
+                           size_t msglen)
+{
+  const struct loaded_plugin *src = p->source.plugin;
+  const struct loaded_plugin *dst = p->destination.plugin;
+  const char *hd;
+
+  if (src == NULL || dst == NULL)
+    return 0; /* already reported */
+  if (src->desc.source_keys == NULL) {
+    snprintf(msg, msglen,
+             "plugin %s cannot list keys (needs ABI 1.2 key sweeps; it has "
+             "ABI %u.%u)",
+             src->desc.name, src->desc.abi_major, src->desc.abi_minor);
+    return SLUICE_ENOTSUP;
+  }
+  if (dst->desc.sweep_open == NULL) {
+    snprintf(msg, msglen,
+             "plugin %s cannot compare keys (needs ABI 1.2 key sweeps; it has "
+             "ABI %u.%u)",
+             dst->desc.name, dst->desc.abi_major, dst->desc.abi_minor);
+    return SLUICE_ENOTSUP;
+  }
+  if (!flag)
+    return 0;
+  /* Flagging keeps deleted rows, which only a destination that flags
+   * deletes does: by convention its config map has "hard_deletes". */
+  hd = hard_deletes_value(&p->destination);
+  if (hd == NULL) {
+    snprintf(msg, msglen,
+             "plugin %s keeps no deleted rows flagged (it has no "
+             "\"hard_deletes\" setting): a delete sweep needs a destination "
+             "with \"hard_deletes\": \"flag\"",
+             dst->desc.name);
+    return SLUICE_ENOTSUP;
+  }
+  if (*hd != '\0' && strcmp(hd, "flag") != 0) {
+    snprintf(msg, msglen,
+             "a delete sweep needs the destination's \"hard_deletes\": "
+             "\"flag\" (it is \"%s\": deleted rows are not kept flagged)",
+             hd);
+    return SLUICE_EINVAL;
+  }
+  return 0;
+}
+
 void pipeline_file_resolve(struct pipeline_file *pf,
                            const struct plugin_set *set, struct diags *d)
 {
+  char msg[512];
+
   for (size_t i = 0; i < pf->n; i++) {
-    resolve_endpoint(pf, &pf->v[i].source, SLUICE_KIND_SOURCE, set, d);
-    resolve_endpoint(pf, &pf->v[i].destination, SLUICE_KIND_DESTINATION, set,
-                     d);
+    struct pipeline *p = &pf->v[i];
+    resolve_endpoint(pf, &p->source, SLUICE_KIND_SOURCE, set, d);
+    resolve_endpoint(pf, &p->destination, SLUICE_KIND_DESTINATION, set, d);
+    if (p->reconcile_deletes.kind != SCHEDULE_NONE &&
+        pipeline_sweep_problem(p, 1, msg, sizeof msg) < 0)
+      diag_add(d, p->reconcile_deletes_path, "%s", msg);
   }
 }
 
@@ -591,6 +690,7 @@ void pipeline_file_free(struct pipeline_file *pf)
   for (size_t i = 0; i < pf->n; i++) {
     free(pf->v[i].name);
     free(pf->v[i].mapping_path);
+    free(pf->v[i].reconcile_deletes_path);
     endpoint_free(&pf->v[i].source);
     endpoint_free(&pf->v[i].destination);
     notify_free(&pf->v[i].notify);

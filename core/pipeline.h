@@ -41,6 +41,11 @@ struct pipeline {
    * SLUICE_PLUGIN_COMMIT_ONCE destination. */
   size_t commit_every;
   struct notify notify; /* url NULL: the file's */
+  /* "reconcile_deletes": when the daemon runs a delete sweep (a key sweep
+   * that flags the rows whose key the source no longer has); kind
+   * SCHEDULE_NONE when not set. */
+  struct schedule reconcile_deletes;
+  char *reconcile_deletes_path; /* "pipelines[0].reconcile_deletes" */
 };
 
 struct pipeline_file {
@@ -64,6 +69,11 @@ int pipeline_file_load(const char *path, struct pipeline_file *pf,
  * against the plugin's config map. */
 void pipeline_file_resolve(struct pipeline_file *pf,
                            const struct plugin_set *set, struct diags *d);
+/* Why pipeline p cannot run a key sweep (flag: one that flags deletes),
+ * into msg (a sentence naming the plugin), or 0 when it can.  Checked by
+ * validation for reconcile_deletes, and before every sweep. */
+int pipeline_sweep_problem(const struct pipeline *p, int flag, char *msg,
+                           size_t msglen);
 struct pipeline *pipeline_file_find(struct pipeline_file *pf, const char *name);
 void pipeline_file_free(struct pipeline_file *pf);
 

@@ -64,6 +64,17 @@ struct run {
   int stopping;
   int finishing;
 
+  /* A key sweep (run_sweep): the source's keys into the destination's
+   * sweep_open/sweep_write/sweep_finish instead of a run. */
+  int sweep;
+  uint32_t sweep_action; /* enum sluice_sweep_action */
+  size_t sweep_limit;
+  int sweep_report;  /* print the outcome on stdout */
+  char **key_fields; /* the source's fields the key columns come from */
+  json_t *key_spec;  /* the mapping's entries for them, or NULL */
+  int src_complete;  /* source_done(0) after every key, not a stop */
+  int64_t flagged;   /* FLAG_MISSING: rows flagged */
+
   char *written_checkpoint; /* of the last batch written */
   char *saved_checkpoint;   /* the last one saved */
 
@@ -271,13 +282,21 @@ static void on_committed(void *arg, int status, const struct sluice_error *err)
   pump(r);
 }
 
+static void on_swept(void *arg, int status,
+                     const struct sluice_sweep_result *res,
+                     const struct sluice_error *err);
+
 static void commit(struct run *r)
 {
   struct sluice_error err = {0};
   int rc;
 
   r->dst_busy = 1;
-  rc = r->dst.desc->dest_commit(&r->dst, r->dst.ctx, on_committed, r, &err);
+  if (r->sweep)
+    rc = r->dst.desc->sweep_finish(&r->dst, r->dst.ctx, r->sweep_limit,
+                                   on_swept, r, &err);
+  else
+    rc = r->dst.desc->dest_commit(&r->dst, r->dst.ctx, on_committed, r, &err);
   if (rc < 0) {
     r->dst_busy = 0;
     fail(r, &err);
@@ -301,8 +320,10 @@ static void on_written(void *arg, int status, const struct sluice_error *err)
     return;
   }
   r->rows_pending += n;
-  progress_update(r->p->name, r->rows_read, r->rows_delivered + r->rows_pending,
-                  r->src.counters[SLUICE_COUNT_EXPECTED]);
+  if (!r->sweep)
+    progress_update(r->p->name, r->rows_read,
+                    r->rows_delivered + r->rows_pending,
+                    r->src.counters[SLUICE_COUNT_EXPECTED]);
   for (size_t i = 0; i < n; i++)
     if (sluice_batch_op(b, i) == SLUICE_OP_DELETE)
       r->deleted_pending++;
@@ -331,6 +352,9 @@ static void on_opened(void *arg, int status, const struct sluice_error *err)
     return;
   }
   r->dst_opened = 1;
+  /* A sweep ends with sweep_finish even when every batch was empty. */
+  if (r->sweep)
+    r->dirty = 1;
   pump(r);
 }
 
@@ -377,7 +401,7 @@ static void pump(struct run *r)
   }
   /* A long run commits as it goes (batch.commit_every), so that a kill
    * loses at most that much work. */
-  if (r->dirty && r->p->commit_every > 0 &&
+  if (r->dirty && !r->sweep && r->p->commit_every > 0 &&
       r->batches_uncommitted >= r->p->commit_every &&
       !(r->dst.desc->flags & SLUICE_PLUGIN_COMMIT_ONCE)) {
     commit(r);
@@ -389,10 +413,24 @@ static void pump(struct run *r)
   }
   if (r->qlen > 0) {
     struct sluice_batch *b = r->queue[r->qhead];
+    if (r->sweep && r->dst_opened && sluice_batch_nrows(b) == 0) {
+      /* No keys in it (the one a keyless source ends with): skip it. */
+      r->qhead = (r->qhead + 1) % r->qcap;
+      r->qlen--;
+      sluice_batch_unref(b);
+      pump(r);
+      return;
+    }
     r->dst_busy = 1;
-    if (!r->dst_opened)
+    if (!r->dst_opened && r->sweep)
+      rc = r->dst.desc->sweep_open(&r->dst, r->dst.ctx, r->sweep_action,
+                                   sluice_batch_schema(b), on_opened, r, &err);
+    else if (!r->dst_opened)
       rc = r->dst.desc->dest_open(&r->dst, r->dst.ctx, sluice_batch_schema(b),
                                   on_opened, r, &err);
+    else if (r->sweep)
+      rc =
+          r->dst.desc->sweep_write(&r->dst, r->dst.ctx, b, on_written, r, &err);
     else
       rc = r->dst.desc->dest_write(&r->dst, r->dst.ctx, b, on_written, r, &err);
     if (rc < 0) {
@@ -404,10 +442,85 @@ static void pump(struct run *r)
   if (r->dirty && (!r->src_running ||
                    ((r->src.desc->flags & SLUICE_PLUGIN_STREAMING) &&
                     !(r->dst.desc->flags & SLUICE_PLUGIN_COMMIT_ONCE)))) {
+    /* A sweep stopped part way has only some keys: comparing them would
+     * flag rows that still exist.  It ends without sweep_finish. */
+    if (!r->src_running && r->sweep && !r->src_complete) {
+      r->dirty = 0;
+      try_finish(r);
+      return;
+    }
     commit(r);
     return;
   }
   try_finish(r);
+}
+
+/* --- a key sweep's end ---------------------------------------------------- */
+
+/* "  KEY" lines, at most n of total, then "  ... and N more". */
+static void print_keys(struct sluice_buf *b, const char *const *keys, size_t n,
+                       int64_t total)
+{
+  for (size_t i = 0; i < n; i++)
+    sluice_buf_printf(b, "  %s\n", keys[i]);
+  if (total > (int64_t)n)
+    sluice_buf_printf(b, "  ... and %lld more\n",
+                      (long long)total - (long long)n);
+}
+
+static void sweep_report(struct run *r, const struct sluice_sweep_result *res)
+{
+  struct sluice_buf b = SLUICE_BUF_INIT;
+
+  if (r->sweep_action == SLUICE_SWEEP_LIST) {
+    sluice_buf_printf(&b,
+                      "%-24s %lld key%s only in the source (missing from the "
+                      "destination)\n",
+                      r->p->name, (long long)res->source_only,
+                      res->source_only == 1 ? "" : "s");
+    print_keys(&b, res->source_only_keys, res->nsource_only_keys,
+               res->source_only);
+    sluice_buf_printf(&b,
+                      "%-24s %lld key%s only in the destination (live rows "
+                      "deleted or filtered out at the source)\n",
+                      r->p->name, (long long)res->dest_only,
+                      res->dest_only == 1 ? "" : "s");
+    print_keys(&b, res->dest_only_keys, res->ndest_only_keys, res->dest_only);
+  } else {
+    sluice_buf_printf(&b,
+                      "%-24s %llu keys read from the source: %lld live row%s "
+                      "flagged deleted\n",
+                      r->p->name, (unsigned long long)r->rows_read,
+                      (long long)res->flagged, res->flagged == 1 ? "" : "s");
+  }
+  if (b.data != NULL) {
+    log_mask_secrets(b.data, b.len + 1);
+    fputs(b.data, stdout);
+    fflush(stdout);
+  }
+  sluice_buf_free(&b);
+}
+
+static void on_swept(void *arg, int status,
+                     const struct sluice_sweep_result *res,
+                     const struct sluice_error *err)
+{
+  struct run *r = arg;
+
+  r->dst_busy = 0;
+  if (status < 0 || res == NULL) {
+    fail(r, err);
+    return;
+  }
+  r->dirty = 0;
+  r->flagged = res->flagged;
+  if (r->sweep_report)
+    sweep_report(r, res);
+  /* A list that finds keys on either side only is a mismatch. */
+  if (r->sweep_action == SLUICE_SWEEP_LIST &&
+      (res->source_only > 0 || res->dest_only > 0))
+    r->failed = 1;
+  pump(r);
 }
 
 /* --- the source side ------------------------------------------------------ */
@@ -442,8 +555,9 @@ int run_emit(struct run *r, struct sluice_batch *b, struct sluice_error *err)
     return sluice_error_set(err, SLUICE_ECANCELED, 0, "the run is over");
   }
   if (r->map == NULL) {
-    rc = mapping_compile(r->p->mapping, r->p->mapping_path,
-                         sluice_batch_schema(b), &r->map, err);
+    rc = mapping_compile(r->sweep ? r->key_spec : r->p->mapping,
+                         r->p->mapping_path, sluice_batch_schema(b), &r->map,
+                         err);
     if (rc < 0)
       goto failed;
   } else if (!mapping_accepts(r->map, sluice_batch_schema(b))) {
@@ -453,8 +567,10 @@ int run_emit(struct run *r, struct sluice_batch *b, struct sluice_error *err)
     goto failed;
   }
   r->rows_read += sluice_batch_nrows(b);
-  progress_update(r->p->name, r->rows_read, r->rows_delivered + r->rows_pending,
-                  r->src.counters[SLUICE_COUNT_EXPECTED]);
+  if (!r->sweep)
+    progress_update(r->p->name, r->rows_read,
+                    r->rows_delivered + r->rows_pending,
+                    r->src.counters[SLUICE_COUNT_EXPECTED]);
   rc = mapping_apply(r->map, b, &mapped, err);
   if (rc < 0)
     goto failed;
@@ -479,10 +595,53 @@ failed:
   return rc;
 }
 
+/* A sweep whose source gave no key at all: a LIST still compares (every
+ * live row is then the destination's only), through an empty batch of the
+ * key fields as text; FLAG_MISSING refuses, as a filter that matches
+ * nothing would otherwise flag every row. */
+static int sweep_no_keys(struct run *r, struct sluice_error *err)
+{
+  struct sluice_schema *sc;
+  struct sluice_batch *b;
+  size_t n = 0;
+
+  if (r->sweep_action == SLUICE_SWEEP_FLAG_MISSING)
+    return sluice_error_set(err, SLUICE_EINVAL, 0,
+                            "the source gave no keys at all: nothing is "
+                            "flagged (a filter that matches nothing would "
+                            "flag every row; flag them by hand if they are "
+                            "all gone)");
+  while (r->key_fields[n] != NULL)
+    n++;
+  if ((sc = sluice_schema_new(n)) == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  for (size_t i = 0; i < n; i++)
+    if (sluice_schema_set(sc, i, r->key_fields[i], SLUICE_TYPE_STRING) < 0) {
+      sluice_schema_unref(sc);
+      return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+    }
+  b = sluice_batch_new(sc, 1, 4096);
+  sluice_schema_unref(sc);
+  if (b == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  return run_emit(r, b, err);
+}
+
 void run_source_done(struct run *r, int status, const struct sluice_error *err)
 {
+  struct sluice_error e = {0};
+
   if (!r->src_running)
     return;
+  if (r->sweep && status == 0 && !r->stopping && !r->src_stop_sent &&
+      !r->failed) {
+    if (r->map == NULL && sweep_no_keys(r, &e) < 0) {
+      r->src_running = 0;
+      fail(r, &e);
+      return;
+    }
+    r->src_complete = 1;
+  }
   r->src_running = 0;
   if (status < 0) {
     fail(r, err);
@@ -538,6 +697,11 @@ static void write_run_record(struct run *r, enum run_status status)
     sluice_buf_printf(&r->warnings, "\n(%u more warnings in the log)",
                       r->nwarnings - RUN_MAX_WARNINGS);
   rec.warnings = r->warnings.len ? (char *)sluice_buf_cstr(&r->warnings) : NULL;
+  if (r->sweep) {
+    rec.sweep = 1;
+    rec.rows_written = 0;
+    rec.rows_flagged = rec.rows_deleted = (uint64_t)r->flagged;
+  }
   /* The run log is output too: no secret reaches it. */
   char error[SLUICE_ERROR_MSG_MAX];
   char *checkpoint = r->saved_checkpoint ? strdup(r->saved_checkpoint) : NULL;
@@ -553,7 +717,7 @@ static void write_run_record(struct run *r, enum run_status status)
   if (runlog_append(r->pf->state_dir, &rec, &err) < 0)
     log_msg(SLUICE_LOG_ERROR, r->p->name, "run record not written: %s",
             err.message);
-  if (!r->checking) {
+  if (!r->checking && !r->sweep) {
     metrics_run_done(&rec);
     progress_end(r->p->name);
   }
@@ -562,12 +726,21 @@ static void write_run_record(struct run *r, enum run_status status)
           "%" PRIu64 " batches; the source was paused %" PRIu64
           " times (the destination was the slower side)",
           r->batches, r->pauses);
-  log_msg(status == RUN_FAILED ? SLUICE_LOG_ERROR : SLUICE_LOG_INFO, r->p->name,
-          "run %s %s: %" PRIu64 " read, %" PRIu64 " written, %" PRIu64
-          " rejected, %" PRIu64 " deleted in %.3fs",
-          r->id, run_status_name(status), rec.rows_read, rec.rows_written,
-          rec.rows_rejected, rec.rows_deleted,
-          (double)(rec.end_us - rec.start_us) / 1e6);
+  if (r->sweep)
+    log_msg(status == RUN_FAILED ? SLUICE_LOG_ERROR : SLUICE_LOG_INFO,
+            r->p->name,
+            "delete sweep %s %s: %" PRIu64 " keys read, %" PRIu64
+            " rows flagged deleted in %.3fs",
+            r->id, run_status_name(status), rec.rows_read, rec.rows_flagged,
+            (double)(rec.end_us - rec.start_us) / 1e6);
+  else
+    log_msg(status == RUN_FAILED ? SLUICE_LOG_ERROR : SLUICE_LOG_INFO,
+            r->p->name,
+            "run %s %s: %" PRIu64 " read, %" PRIu64 " written, %" PRIu64
+            " rejected, %" PRIu64 " deleted in %.3fs",
+            r->id, run_status_name(status), rec.rows_read, rec.rows_written,
+            rec.rows_rejected, rec.rows_deleted,
+            (double)(rec.end_us - rec.start_us) / 1e6);
   free(checkpoint);
 }
 
@@ -583,6 +756,8 @@ static void run_free(struct run *r)
   mapping_free(r->map);
   free(r->written_checkpoint);
   free(r->saved_checkpoint);
+  mapping_key_fields_free(r->key_fields);
+  json_decref(r->key_spec);
   if (r->lock_fd >= 0)
     state_unlock(r->lock_fd);
   free(r);
@@ -669,7 +844,8 @@ static int start_failed(struct run *r, struct sluice_error *err)
   r->err = *err;
   r->finishing = 1;
   destroy_instances(r);
-  write_run_record(r, RUN_FAILED);
+  if (!r->checking)
+    write_run_record(r, RUN_FAILED);
   int rc = err->code ? err->code : SLUICE_EIO;
   uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
   return rc;
@@ -905,4 +1081,68 @@ int run_check(uv_loop_t *loop, struct http_engine *http,
               void *arg, struct sluice_error *err)
 {
   return run_probe(loop, http, pf, p, 0, on_done, arg, err);
+}
+
+/* --- a key sweep ------------------------------------------------------- */
+
+int run_sweep(uv_loop_t *loop, struct http_engine *http,
+              struct pipeline_file *pf, struct pipeline *p, uint32_t action,
+              size_t limit, int report, run_done_cb on_done, void *arg,
+              struct run **out, struct sluice_error *err)
+{
+  struct sluice_strlist keys = {0, NULL}, fields;
+  char msg[SLUICE_ERROR_MSG_MAX];
+  struct run *r;
+  size_t n = 0;
+  int rc;
+
+  if (pipeline_sweep_problem(p, action == SLUICE_SWEEP_FLAG_MISSING, msg,
+                             sizeof msg) < 0)
+    return sluice_error_set(err, SLUICE_ENOTSUP, 0, "%s", msg);
+  if ((rc = state_dir_ensure(pf->state_dir, err)) < 0)
+    return rc;
+  if ((r = run_new(loop, http, pf, p, on_done, arg)) == NULL)
+    return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+  r->sweep = 1;
+  r->sweep_action = action;
+  r->sweep_limit = limit;
+  r->sweep_report = report;
+  /* Only a delete sweep is recorded; a list is a question, as a check. */
+  r->checking = action == SLUICE_SWEEP_LIST;
+  /* Never beside a run of the same pipeline: a row its run adds after the
+   * keys were read would look deleted. */
+  if ((rc = state_lock(pf->state_dir, p->name, &r->lock_fd, err)) < 0) {
+    uv_close((uv_handle_t *)&r->finish_timer, on_finish_timer_closed);
+    return rc;
+  }
+  log_msg(SLUICE_LOG_INFO, p->name, "%s %s started",
+          action == SLUICE_SWEEP_LIST ? "key list" : "delete sweep", r->id);
+  if ((rc = init_instances(r, err)) < 0)
+    return start_failed(r, err);
+  rc = r->dst.desc->sweep_keys(&r->dst, r->dst.ctx, &keys, err);
+  if (rc == 0 && keys.n == 0)
+    rc = sluice_error_set(err, SLUICE_ENOTSUP, 0,
+                          "plugin %s names no key columns to compare",
+                          r->dst.desc->name);
+  if (rc == 0)
+    rc = mapping_key_fields(p->mapping, &keys, &r->key_fields, &r->key_spec,
+                            err);
+  if (rc < 0)
+    return start_failed(r, err);
+  while (r->key_fields[n] != NULL)
+    n++;
+  fields.n = n;
+  fields.v = (const char *const *)r->key_fields;
+  *out = r;
+  r->src_running = 1;
+  rc = r->src.desc->source_keys(&r->src, r->src.ctx, &fields, err);
+  if (rc < 0) {
+    r->src_running = 0;
+    if (r->src.pending == 0) {
+      *out = NULL;
+      return start_failed(r, err);
+    }
+    fail(r, err);
+  }
+  return 0;
 }

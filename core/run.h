@@ -41,6 +41,21 @@ int run_reconcile(uv_loop_t *loop, struct http_engine *http,
                   struct pipeline_file *pf, struct pipeline *p,
                   run_done_cb on_done, void *arg, struct sluice_error *err);
 
+/* A key sweep (plugin ABI 1.2): the source's keys (source_keys, through
+ * the mapping's entries for the destination's key columns) streamed into
+ * the destination's sweep_open/sweep_write, then sweep_finish with action
+ * (enum sluice_sweep_action) and limit.  The pipeline's lock is held
+ * throughout.  SLUICE_SWEEP_FLAG_MISSING is a "delete sweep": a run record
+ * with kind "delete_sweep" and the rows flagged is appended; a LIST writes
+ * none and ends RUN_FAILED when a key is on one side only.  report: the
+ * outcome (the lists, or the count flagged) goes to stdout.  A sweep that
+ * is stopped (run_stop) never reaches sweep_finish.  Returns as run_start
+ * (out as there). */
+int run_sweep(uv_loop_t *loop, struct http_engine *http,
+              struct pipeline_file *pf, struct pipeline *p, uint32_t action,
+              size_t limit, int report, run_done_cb on_done, void *arg,
+              struct run **out, struct sluice_error *err);
+
 /* Asks a run to finish early: the source stops, batches in flight are
  * written and committed, the checkpoint saved. */
 void run_stop(struct run *r);

@@ -302,6 +302,11 @@ json_t *runlog_record_to_json(const struct run_record *r)
   bad |= json_object_set_new(o, "checkpoint", runlog_json_text(r->checkpoint));
   if (r->warnings != NULL)
     bad |= json_object_set_new(o, "warnings", runlog_json_lines(r->warnings));
+  if (r->sweep) {
+    bad |= json_object_set_new(o, "kind", json_string("delete_sweep"));
+    bad |= json_object_set_new(o, "rows_flagged",
+                               runlog_json_count(r->rows_flagged));
+  }
   if (bad) {
     json_decref(o);
     return NULL;
@@ -469,12 +474,25 @@ static bool runlog_get_time(json_t *o, const char *key, int64_t *us)
   return s != NULL && runlog_parse_time(s, us);
 }
 
+/* "kind": absent for a run, "delete_sweep" for a sweep; false for
+ * anything else. */
+static bool runlog_get_kind(json_t *o, struct run_record *r)
+{
+  json_t *k = json_object_get(o, "kind");
+  if (k == NULL)
+    return true;
+  if (!json_is_string(k) || strcmp(json_string_value(k), "delete_sweep") != 0)
+    return false;
+  r->sweep = 1;
+  return runlog_get_count(o, "rows_flagged", &r->rows_flagged);
+}
+
 /* Fills r from one decoded line.  On false, r may own strings: free it. */
 static bool runlog_record_from_json(json_t *o, struct run_record *r)
 {
   const char *status = json_string_value(json_object_get(o, "status"));
   memset(r, 0, sizeof *r);
-  return json_is_object(o) &&
+  return json_is_object(o) && runlog_get_kind(o, r) &&
          runlog_get_name(o, "run_id", r->run_id, sizeof r->run_id) &&
          runlog_get_name(o, "pipeline", r->pipeline, sizeof r->pipeline) &&
          status != NULL && runlog_status_parse(status, &r->status) &&
@@ -505,7 +523,10 @@ struct runlog_latest {
 /* Takes r (moves its strings); false when out of memory (r freed). */
 static bool runlog_latest_put(struct runlog_latest *l, struct run_record *r)
 {
-  json_t *slot = json_object_get(l->index, r->pipeline);
+  /* A sweep's slot is apart from the runs' ('/' is in no pipeline name). */
+  char key[sizeof r->pipeline + 8];
+  snprintf(key, sizeof key, "%s%s", r->pipeline, r->sweep ? "/sweep" : "");
+  json_t *slot = json_object_get(l->index, key);
   if (slot != NULL) {
     struct run_record *old = &l->recs[json_integer_value(slot)];
     run_record_free(old);
@@ -520,8 +541,7 @@ static bool runlog_latest_put(struct runlog_latest *l, struct run_record *r)
     l->recs = p;
     l->cap = cap;
   }
-  if (json_object_set_new(l->index, r->pipeline,
-                          json_integer((json_int_t)l->n)) != 0)
+  if (json_object_set_new(l->index, key, json_integer((json_int_t)l->n)) != 0)
     goto nomem;
   l->recs[l->n++] = *r;
   return true;
@@ -729,8 +749,11 @@ static void runlog_fill_row(struct runlog_row *row, const struct run_record *r)
   const uint64_t counts[] = {r->rows_read, r->rows_written, r->rows_rejected,
                              r->rows_deleted};
 
+  char name[sizeof r->pipeline + 16];
+  snprintf(name, sizeof name, "%s%s", r->pipeline,
+           r->sweep ? " (delete sweep)" : "");
   row->width[COL_PIPELINE] =
-      runlog_cell_text(row->cell[COL_PIPELINE], r->pipeline, 127);
+      runlog_cell_text(row->cell[COL_PIPELINE], name, 127);
   row->width[COL_STATUS] =
       runlog_cell_text(row->cell[COL_STATUS], run_status_name(r->status), 20);
   runlog_format_time(r->start_us, false, text, sizeof text);

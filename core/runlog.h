@@ -57,6 +57,12 @@ struct run_record {
   /* The run's warnings (a plugin's WARN lines, secrets masked), one a
    * line, or NULL: kept in the file as a JSON array "warnings". */
   char *warnings;
+  /* A delete sweep (a key sweep that flags the rows whose key the source
+   * no longer has), not a run: "kind": "delete_sweep" and "rows_flagged"
+   * in the file (rows_deleted holds the same count); a run's line has
+   * neither. */
+  int sweep;
+  uint64_t rows_flagged;
 };
 
 /* Frees the strings r owns and sets them to NULL (not r itself). */
@@ -81,7 +87,8 @@ struct runlog_skipped {
 };
 
 /* Reads <state_dir>/runs.jsonl line by line and returns the last record of
- * each pipeline, in the order the pipelines first appear, in *recs (free
+ * each pipeline (and, apart, its last delete sweep), in the order they
+ * first appear, in *recs (free
  * with runlog_free_records) and their number in *n.  A missing file is no
  * runs: 0 with *n == 0.  skipped may be NULL.  Returns 0, SLUICE_ENOMEM,
  * or SLUICE_EIO naming the file. */

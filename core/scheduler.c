@@ -14,13 +14,21 @@
 #include "progress.h"
 #include "scheduler.h"
 
+/* A pipeline: its runs on `schedule`, its delete sweeps on
+ * `reconcile_deletes`; one at a time (both take the pipeline's lock).  A
+ * timer that fires while the other is busy marks its work due, and that
+ * starts when the busy one ends. */
 struct slot {
   struct sched *s;
   struct pipeline *p;
   uv_timer_t timer;
-  struct run *run; /* the run in progress, or NULL */
+  uv_timer_t sweep_timer;
+  struct run *run; /* the run or sweep in progress, or NULL */
   int running;
+  int sweeping; /* what is running is a sweep */
+  int run_due, sweep_due;
   int64_t last_start;
+  int64_t sweep_last_start;
 };
 
 struct sched {
@@ -38,6 +46,8 @@ struct sched {
 };
 
 static void arm(struct slot *sl);
+static void arm_sweep(struct slot *sl);
+static void start_sweep(struct slot *sl);
 
 static int64_t now_s(void)
 {
@@ -59,9 +69,12 @@ static void close_all(struct sched *s)
   progress_close();
   http_engine_free(s->http);
   s->http = NULL;
-  for (size_t i = 0; i < s->n; i++)
+  for (size_t i = 0; i < s->n; i++) {
     if (!uv_is_closing((uv_handle_t *)&s->slots[i].timer))
       uv_close((uv_handle_t *)&s->slots[i].timer, NULL);
+    if (!uv_is_closing((uv_handle_t *)&s->slots[i].sweep_timer))
+      uv_close((uv_handle_t *)&s->slots[i].sweep_timer, NULL);
+  }
   if (!uv_is_closing((uv_handle_t *)&s->sigterm))
     uv_close((uv_handle_t *)&s->sigterm, NULL);
   if (!uv_is_closing((uv_handle_t *)&s->sigint))
@@ -75,7 +88,8 @@ static int nothing_left(struct sched *s)
   if (s->stopping || s->once)
     return 1;
   for (size_t i = 0; i < s->n; i++)
-    if (s->slots[i].p->schedule.kind != SCHEDULE_NONE)
+    if (s->slots[i].p->schedule.kind != SCHEDULE_NONE ||
+        s->slots[i].p->reconcile_deletes.kind != SCHEDULE_NONE)
       return 0;
   return 1;
 }
@@ -87,7 +101,10 @@ static void on_run_done(void *arg, enum run_status st)
   struct slot *sl = arg;
   struct sched *s = sl->s;
 
+  int was_sweep = sl->sweeping;
+
   sl->running = 0;
+  sl->sweeping = 0;
   sl->run = NULL;
   s->running--;
   note_status(s, st);
@@ -97,7 +114,18 @@ static void on_run_done(void *arg, enum run_status st)
   }
   if (s->stopping || s->once)
     return;
-  arm(sl);
+  if (was_sweep)
+    arm_sweep(sl);
+  else
+    arm(sl);
+  /* What came due meanwhile; a sweep first: it waited for a run. */
+  if (sl->sweep_due) {
+    sl->sweep_due = 0;
+    start_sweep(sl);
+  } else if (sl->run_due) {
+    sl->run_due = 0;
+    start_run(sl);
+  }
 }
 
 static void start_run(struct slot *sl)
@@ -121,9 +149,68 @@ static void on_timer(uv_timer_t *t)
   struct slot *sl = t->data;
 
   /* The timer is armed only between runs (on_run_done arms it), so runs of
-   * one pipeline never overlap; a late slot starts once, not per miss. */
-  if (!sl->s->stopping)
+   * one pipeline never overlap; a late slot starts once, not per miss.  A
+   * sweep in progress makes the run wait for it. */
+  if (sl->s->stopping)
+    return;
+  if (sl->running)
+    sl->run_due = 1;
+  else
     start_run(sl);
+}
+
+static void start_sweep(struct slot *sl)
+{
+  struct sched *s = sl->s;
+  struct sluice_error err = {0};
+
+  sl->sweep_last_start = now_s();
+  sl->running = 1;
+  sl->sweeping = 1;
+  s->running++;
+  if (run_sweep(s->loop, s->http, s->pf, sl->p, SLUICE_SWEEP_FLAG_MISSING, 0, 0,
+                on_run_done, sl, &sl->run, &err) < 0) {
+    sl->run = NULL;
+    log_msg(SLUICE_LOG_ERROR, sl->p->name, "delete sweep: %s", err.message);
+    on_run_done(sl, RUN_FAILED);
+  }
+}
+
+static void on_sweep_timer(uv_timer_t *t)
+{
+  struct slot *sl = t->data;
+
+  if (sl->s->stopping)
+    return;
+  if (sl->running)
+    sl->sweep_due = 1;
+  else
+    start_sweep(sl);
+}
+
+/* The next delete sweep, by reconcile_deletes, after the last one.  A
+ * pipeline never swept waits for its schedule's first slot (an "every"
+ * one a whole interval): a daemon's start is no time to flag deletes. */
+static void arm_sweep(struct slot *sl)
+{
+  int64_t now = now_s();
+  const struct schedule *sc = &sl->p->reconcile_deletes;
+  int64_t last = sl->sweep_last_start;
+  int64_t next;
+
+  if (sc->kind == SCHEDULE_NONE)
+    return;
+  if (last < 0 && sc->kind == SCHEDULE_EVERY)
+    last = now;
+  next = schedule_next(sc, last, now);
+  if (next < 0)
+    return;
+  if (next < now)
+    next = now;
+  log_msg(SLUICE_LOG_DEBUG, sl->p->name, "next delete sweep in %llds",
+          (long long)(next - now));
+  uv_timer_start(&sl->sweep_timer, on_sweep_timer,
+                 (uint64_t)(next - now) * 1000, 0);
 }
 
 static void arm(struct slot *sl)
@@ -154,6 +241,7 @@ static void on_signal(uv_signal_t *h, int signum)
   s->stopping = 1;
   for (size_t i = 0; i < s->n; i++) {
     uv_timer_stop(&s->slots[i].timer);
+    uv_timer_stop(&s->slots[i].sweep_timer);
     if (s->slots[i].run != NULL)
       run_stop(s->slots[i].run);
   }
@@ -173,7 +261,11 @@ static void load_last_starts(struct sched *s)
     return;
   for (size_t i = 0; i < n; i++)
     for (size_t j = 0; j < s->n; j++)
-      if (strcmp(recs[i].pipeline, s->slots[j].p->name) == 0)
+      if (strcmp(recs[i].pipeline, s->slots[j].p->name) != 0)
+        continue;
+      else if (recs[i].sweep)
+        s->slots[j].sweep_last_start = recs[i].start_us / 1000000;
+      else
         s->slots[j].last_start = recs[i].start_us / 1000000;
   runlog_free_records(recs, n);
 }
@@ -207,15 +299,20 @@ int scheduler_main(struct pipeline_file *pf, const char *only, int once,
     sl->s = &s;
     sl->p = p;
     sl->last_start = -1;
+    sl->sweep_last_start = -1;
     uv_timer_init(&loop, &sl->timer);
     sl->timer.data = sl;
+    uv_timer_init(&loop, &sl->sweep_timer);
+    sl->sweep_timer.data = sl;
   }
   if (metrics_addr != NULL) {
     struct sluice_error err = {0};
     if (metrics_serve(&loop, metrics_addr, s.http, &err) < 0) {
       log_error("%s", err.message);
-      for (size_t i = 0; i < s.n; i++)
+      for (size_t i = 0; i < s.n; i++) {
         uv_close((uv_handle_t *)&s.slots[i].timer, NULL);
+        uv_close((uv_handle_t *)&s.slots[i].sweep_timer, NULL);
+      }
       http_engine_free(s.http);
       uv_run(&loop, UV_RUN_DEFAULT);
       uv_loop_close(&loop);
@@ -241,6 +338,8 @@ int scheduler_main(struct pipeline_file *pf, const char *only, int once,
       start_run(sl);
     else
       arm(sl);
+    if (!once)
+      arm_sweep(sl);
   }
   s.starting = 0;
   if (nothing_left(&s))
@@ -267,10 +366,79 @@ static void on_check_done(void *arg, enum run_status st)
     c->failed = 1;
 }
 
+static void probe_failed(struct check_all *all, const char *name,
+                         const struct sluice_error *err)
+{
+  char line[SLUICE_ERROR_MSG_MAX + 160];
+
+  snprintf(line, sizeof line, "%-24s %-16s FAILED: %s", name, "", err->message);
+  log_mask_secrets(line, sizeof line);
+  printf("%s\n", line);
+  fflush(stdout);
+  all->failed = 1;
+}
+
+/* reconcile --ids: the counts, then the key lists. */
+struct probe_list {
+  struct check_all *all;
+  uv_loop_t *loop;
+  struct http_engine *http;
+  struct pipeline_file *pf;
+  struct pipeline *p;
+  size_t ids;
+};
+
+static void on_counts_then_list(void *arg, enum run_status st)
+{
+  struct probe_list *o = arg;
+  struct sluice_error err = {0};
+  struct run *r;
+
+  if (st == RUN_FAILED)
+    o->all->failed = 1;
+  if (run_sweep(o->loop, o->http, o->pf, o->p, SLUICE_SWEEP_LIST, o->ids, 1,
+                on_check_done, o->all, &r, &err) < 0) {
+    probe_failed(o->all, o->p->name, &err);
+    o->all->running--;
+  }
+  free(o);
+}
+
+enum probe_kind { PROBE_CHECK, PROBE_COUNT, PROBE_LIST, PROBE_FLAG };
+
+static int probe_one(uv_loop_t *loop, struct http_engine *http,
+                     struct pipeline_file *pf, struct pipeline *p,
+                     enum probe_kind kind, size_t ids, struct check_all *all,
+                     struct sluice_error *err)
+{
+  struct probe_list *o;
+  struct run *r;
+  int rc;
+
+  switch (kind) {
+  case PROBE_CHECK:
+    return run_check(loop, http, pf, p, on_check_done, all, err);
+  case PROBE_COUNT:
+    return run_reconcile(loop, http, pf, p, on_check_done, all, err);
+  case PROBE_FLAG:
+    return run_sweep(loop, http, pf, p, SLUICE_SWEEP_FLAG_MISSING, 0, 1,
+                     on_check_done, all, &r, err);
+  case PROBE_LIST:
+  default:
+    if ((o = calloc(1, sizeof *o)) == NULL)
+      return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+    *o = (struct probe_list){all, loop, http, pf, p, ids};
+    rc = run_reconcile(loop, http, pf, p, on_counts_then_list, o, err);
+    if (rc < 0)
+      free(o);
+    return rc;
+  }
+}
+
 /* check and reconcile: every pipeline (or only `only`) at once, on one
  * loop; 0 when each succeeded. */
 static int scheduler_probe(struct pipeline_file *pf, const char *only,
-                           int reconcile)
+                           enum probe_kind kind, size_t ids)
 {
   struct check_all all = {0, 0};
   struct http_engine *http;
@@ -288,14 +456,12 @@ static int scheduler_probe(struct pipeline_file *pf, const char *only,
     struct sluice_error err = {0};
     if (only != NULL ? strcmp(p->name, only) != 0 : !p->enabled)
       continue;
-    if ((reconcile ? run_reconcile : run_check)(
-            &loop, http, pf, p, on_check_done, &all, &err) < 0) {
-      char line[SLUICE_ERROR_MSG_MAX + 160];
-      snprintf(line, sizeof line, "%-24s %-16s FAILED: %s", p->name, "",
-               err.message);
-      log_mask_secrets(line, sizeof line);
-      printf("%s\n", line);
-      all.failed = 1;
+    /* --flag-deletes without --pipeline: the pipelines that ask for it. */
+    if (kind == PROBE_FLAG && only == NULL &&
+        p->reconcile_deletes.kind == SCHEDULE_NONE)
+      continue;
+    if (probe_one(&loop, http, pf, p, kind, ids, &all, &err) < 0) {
+      probe_failed(&all, p->name, &err);
       continue;
     }
     all.running++;
@@ -309,10 +475,13 @@ static int scheduler_probe(struct pipeline_file *pf, const char *only,
 
 int scheduler_check(struct pipeline_file *pf, const char *only)
 {
-  return scheduler_probe(pf, only, 0);
+  return scheduler_probe(pf, only, PROBE_CHECK, 0);
 }
 
-int scheduler_reconcile(struct pipeline_file *pf, const char *only)
+int scheduler_reconcile(struct pipeline_file *pf, const char *only, size_t ids,
+                        int flag_deletes)
 {
-  return scheduler_probe(pf, only, 1);
+  if (flag_deletes)
+    return scheduler_probe(pf, only, PROBE_FLAG, 0);
+  return scheduler_probe(pf, only, ids > 0 ? PROBE_LIST : PROBE_COUNT, ids);
 }

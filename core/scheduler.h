@@ -19,8 +19,12 @@ int scheduler_main(struct pipeline_file *pf, const char *only, int once,
 int scheduler_check(struct pipeline_file *pf, const char *only);
 
 /* `sluice reconcile`: for every pipeline (or only `only`), the source's
- * record count beside the destination's live rows, one line each.  0 when
- * every pair matches, 1 otherwise. */
-int scheduler_reconcile(struct pipeline_file *pf, const char *only);
+ * record count beside the destination's live rows, one line each, and
+ * with ids > 0 a key sweep listing up to ids keys on each side only.  0
+ * when every pair matches, 1 otherwise.  flag_deletes instead runs a
+ * delete sweep of `only`, or else of every pipeline with
+ * reconcile_deletes: 0 when each succeeded. */
+int scheduler_reconcile(struct pipeline_file *pf, const char *only, size_t ids,
+                        int flag_deletes);
 
 #endif

@@ -17,11 +17,12 @@
 #include "state.h"
 #include "status.h"
 
+/* The last run (sweep 0) or delete sweep (sweep 1) of pipeline name. */
 static const struct run_record *last_of(const struct run_record *recs, size_t n,
-                                        const char *name)
+                                        const char *name, int sweep)
 {
   for (size_t i = 0; i < n; i++)
-    if (strcmp(recs[i].pipeline, name) == 0)
+    if (strcmp(recs[i].pipeline, name) == 0 && recs[i].sweep == sweep)
       return &recs[i];
   return NULL;
 }
@@ -59,21 +60,21 @@ static void iso_utc(int64_t s, char *out, size_t outlen)
   strftime(out, outlen, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* "2026-11-23T06:15:00Z", "not scheduled", "disabled". */
-static void next_run(const struct pipeline *p, const struct run_record *last,
-                     int64_t now, char *out, size_t outlen, int64_t *when)
+/* "2026-11-23T06:15:00Z", "not scheduled", "disabled", by schedule sc. */
+static void next_run(const struct pipeline *p, const struct schedule *sc,
+                     const struct run_record *last, int64_t now, char *out,
+                     size_t outlen, int64_t *when)
 {
   *when = -1;
   if (!p->enabled) {
     snprintf(out, outlen, "disabled");
     return;
   }
-  if (p->schedule.kind == SCHEDULE_NONE) {
+  if (sc->kind == SCHEDULE_NONE) {
     snprintf(out, outlen, "not scheduled");
     return;
   }
-  *when = schedule_next(&p->schedule,
-                        last ? last->start_us / 1000000 : (int64_t)-1, now);
+  *when = schedule_next(sc, last ? last->start_us / 1000000 : (int64_t)-1, now);
   if (*when < 0)
     snprintf(out, outlen, "never");
   else
@@ -82,13 +83,14 @@ static void next_run(const struct pipeline *p, const struct run_record *last,
 
 static json_t *pipeline_json(const struct pipeline_file *pf,
                              const struct pipeline *p,
-                             const struct run_record *last, int64_t now)
+                             const struct run_record *last,
+                             const struct run_record *sweep, int64_t now)
 {
   char next[64], *cp = saved_checkpoint(pf, p);
   json_t *j = json_object(), *cpj;
   int64_t when;
 
-  next_run(p, last, now, next, sizeof next, &when);
+  next_run(p, &p->schedule, last, now, next, sizeof next, &when);
   json_object_set_new(j, "pipeline", json_string(p->name));
   json_object_set_new(j, "last_run",
                       last ? runlog_record_to_json(last) : json_null());
@@ -98,6 +100,15 @@ static json_t *pipeline_json(const struct pipeline_file *pf,
   json_object_set_new(j, "next_run",
                       when >= 0 ? json_string(next) : json_null());
   json_object_set_new(j, "schedule", json_string(next));
+  if (p->reconcile_deletes.kind != SCHEDULE_NONE || sweep != NULL) {
+    json_t *sj = json_object();
+    next_run(p, &p->reconcile_deletes, sweep, now, next, sizeof next, &when);
+    json_object_set_new(sj, "next_run",
+                        when >= 0 ? json_string(next) : json_null());
+    json_object_set_new(sj, "last_run",
+                        sweep ? runlog_record_to_json(sweep) : json_null());
+    json_object_set_new(j, "delete_sweep", sj);
+  }
   free(cp);
   return j;
 }
@@ -124,8 +135,8 @@ int status_print(FILE *out, const struct pipeline_file *pf,
     json_t *a = json_array();
     for (size_t i = 0; i < pf->n; i++)
       json_array_append_new(
-          a,
-          pipeline_json(pf, &pf->v[i], last_of(recs, n, pf->v[i].name), now));
+          a, pipeline_json(pf, &pf->v[i], last_of(recs, n, pf->v[i].name, 0),
+                           last_of(recs, n, pf->v[i].name, 1), now));
     json_dumpf(a, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', out);
     json_decref(a);
@@ -133,11 +144,12 @@ int status_print(FILE *out, const struct pipeline_file *pf,
   }
   for (size_t i = 0; i < pf->n; i++) {
     const struct pipeline *p = &pf->v[i];
-    const struct run_record *last = last_of(recs, n, p->name);
+    const struct run_record *last = last_of(recs, n, p->name, 0);
+    const struct run_record *sweep = last_of(recs, n, p->name, 1);
     char next[64], started[64], shown[100], *cp = saved_checkpoint(pf, p);
     int64_t when;
 
-    next_run(p, last, now, next, sizeof next, &when);
+    next_run(p, &p->schedule, last, now, next, sizeof next, &when);
     fprintf(out, "%s\n", p->name);
     if (last == NULL) {
       fprintf(out, "  last run    never\n");
@@ -167,6 +179,26 @@ int status_print(FILE *out, const struct pipeline_file *pf,
     fprintf(out, "  checkpoint  %s\n", shown);
     fprintf(out, "  next run    %s%s\n", next,
             when >= 0 && when <= now ? " (due)" : "");
+    if (p->reconcile_deletes.kind != SCHEDULE_NONE || sweep != NULL) {
+      if (sweep == NULL) {
+        fprintf(out, "  last sweep  never\n");
+      } else {
+        iso_utc(sweep->start_us / 1000000, started, sizeof started);
+        fprintf(out,
+                "  last sweep  %s  %s, %.1fs: %" PRIu64 " keys read, %" PRIu64
+                " flagged deleted\n",
+                run_status_name(sweep->status), started,
+                (double)(sweep->end_us - sweep->start_us) / 1e6,
+                sweep->rows_read, sweep->rows_flagged);
+        if (sweep->error != NULL) {
+          cut(sweep->error, shown, sizeof shown);
+          fprintf(out, "  error       %s\n", shown);
+        }
+      }
+      next_run(p, &p->reconcile_deletes, sweep, now, next, sizeof next, &when);
+      fprintf(out, "  next sweep  %s%s\n", next,
+              when >= 0 && when <= now ? " (due)" : "");
+    }
     free(cp);
   }
   return ferror(out) ? -1 : 0;

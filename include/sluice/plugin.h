@@ -24,6 +24,10 @@
  *
  * ABI history (append a line for every bump):
  *   1.0  first release.
+ *   1.1  count (`sluice reconcile`).
+ *   1.2  key sweeps: source_keys, sweep_keys, sweep_open, sweep_write,
+ *        sweep_finish (`sluice reconcile --ids`, reconcile_deletes);
+ *        the SLUICE_PLUGIN_STREAMING flag; host->http_header_at.
  *
  * Calling conventions, stated once for every callback below:
  *   - Every callback runs on the loop thread and must not block: file and
@@ -130,6 +134,35 @@ typedef void (*sluice_done_cb)(void *arg, int status,
 typedef void (*sluice_count_cb)(void *arg, int status, int64_t count,
                                 const struct sluice_error *err);
 
+/* ABI 1.2: what a key sweep (sweep_open) is for. */
+enum sluice_sweep_action {
+  /* Count, and list up to a limit, the keys on each side only. */
+  SLUICE_SWEEP_LIST = 1,
+  /* Flag every live row whose key the source did not send as deleted (as
+   * a DELETE row would: DEL_FLAG = 'Y' and whatever else the destination's
+   * hard-delete convention sets), and count them. */
+  SLUICE_SWEEP_FLAG_MISSING = 2
+};
+
+/* ABI 1.2: a key sweep's outcome (sweep_finish).  A key is given as text,
+ * the columns of a composite key joined by " | ".  Borrowed for the
+ * duration of the callback. */
+struct sluice_sweep_result {
+  int64_t source_only; /* distinct keys sent that no live row has */
+  int64_t dest_only;   /* live rows whose key was not sent */
+  int64_t flagged;     /* FLAG_MISSING: rows flagged deleted now */
+  /* LIST: up to `limit` keys of each set, in key order. */
+  size_t nsource_only_keys, ndest_only_keys;
+  const char *const *source_only_keys;
+  const char *const *dest_only_keys;
+};
+
+/* sweep_finish's answer: status 0 with the result, or a negative code with
+ * err (res NULL). */
+typedef void (*sluice_sweep_cb)(void *arg, int status,
+                                const struct sluice_sweep_result *res,
+                                const struct sluice_error *err);
+
 struct sluice_plugin {
   /* ---- header: frozen for every major ---- */
   uint32_t magic;       /* SLUICE_PLUGIN_MAGIC */
@@ -198,13 +231,62 @@ struct sluice_plugin {
   int (*count)(struct sluice_instance *ins, void *ctx, sluice_count_cb done,
                void *arg, struct sluice_error *err);
 
-  /* ---- ABI 1.2 and later: append below only ---- */
+  /* ---- ABI 1.2: key sweeps ----
+   * A key sweep compares every key the source has now with the
+   * destination's live rows, without holding either set in the host: the
+   * source streams keys (source_keys) through the mapping into the
+   * destination (sweep_open, sweep_write...), which compares them where
+   * its rows are (sweep_finish).  All five are optional; a plugin gives a
+   * source's one, or all four of a destination's, or none.  A sweep that
+   * is stopped or fails never reaches sweep_finish, so nothing is flagged
+   * from a partial list of keys. */
+
+  /* SOURCE, optional.  Like source_start from the beginning (no
+   * checkpoint, no incremental cursor, the configured filter applied):
+   * emits only `fields` (the source's names, borrowed for the call) of
+   * every live record; deleted records are never emitted.  Batches carry
+   * no checkpoint.  Emit, source_done, pause, resume and stop as for
+   * source_start. */
+  int (*source_keys)(struct sluice_instance *ins, void *ctx,
+                     const struct sluice_strlist *fields,
+                     struct sluice_error *err);
+  /* DESTINATION, optional.  The columns rows are matched on (names after
+   * the mapping), into *keys, borrowed until fini; SLUICE_ENOTSUP with err
+   * when it matches rows on no key (an append-only table). */
+  int (*sweep_keys)(struct sluice_instance *ins, void *ctx,
+                    struct sluice_strlist *keys, struct sluice_error *err);
+  /* DESTINATION.  A sweep begins (instead of dest_open): every following
+   * batch of sweep_write has `schema` (the key fields after the mapping;
+   * it may hold other columns, to be ignored).  action is an enum
+   * sluice_sweep_action; a destination refuses one it cannot do (no
+   * hard-delete flag) here, before any key is read. */
+  int (*sweep_open)(struct sluice_instance *ins, void *ctx, uint32_t action,
+                    struct sluice_schema *schema, sluice_done_cb done,
+                    void *arg, struct sluice_error *err);
+  /* DESTINATION.  One batch of keys (possibly repeated keys), borrowed
+   * until done. */
+  int (*sweep_write)(struct sluice_instance *ins, void *ctx,
+                     struct sluice_batch *batch, sluice_done_cb done, void *arg,
+                     struct sluice_error *err);
+  /* DESTINATION.  Every key has been written: compare, and for
+   * FLAG_MISSING flag (durably, at once), then answer.  limit: how many
+   * keys of each side-only set LIST returns (0: counts only). */
+  int (*sweep_finish)(struct sluice_instance *ins, void *ctx, size_t limit,
+                      sluice_sweep_cb done, void *arg,
+                      struct sluice_error *err);
+
+  /* ---- ABI 1.3 and later: append below only ---- */
 };
 
 /* Size of the 1.0 descriptor: the smallest struct_size the host accepts. */
 #define SLUICE_PLUGIN_SIZE_1_0                                                 \
   (offsetof(struct sluice_plugin, dest_commit) +                               \
    sizeof(((struct sluice_plugin *)0)->dest_commit))
+
+/* Size of the 1.1 descriptor (through count). */
+#define SLUICE_PLUGIN_SIZE_1_1                                                 \
+  (offsetof(struct sluice_plugin, count) +                                     \
+   sizeof(((struct sluice_plugin *)0)->count))
 
 /* Fills the frozen header: start every descriptor with it. */
 #define SLUICE_PLUGIN_HEADER(kinds_)                                           \

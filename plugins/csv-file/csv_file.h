@@ -55,6 +55,9 @@ int csv_source_start(struct sluice_instance *ins, void *ctx,
 void csv_source_pause(struct sluice_instance *ins, void *ctx);
 void csv_source_resume(struct sluice_instance *ins, void *ctx);
 void csv_source_stop(struct sluice_instance *ins, void *ctx);
+int csv_source_keys(struct sluice_instance *ins, void *ctx,
+                    const struct sluice_strlist *fields,
+                    struct sluice_error *err);
 void csv_source_free(struct csv_ctx *c);
 
 /* csv_dest.c */

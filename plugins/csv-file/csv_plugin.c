@@ -79,6 +79,7 @@ static const struct sluice_plugin csv_plugin = {
     .source_pause = csv_source_pause,
     .source_resume = csv_source_resume,
     .source_stop = csv_source_stop,
+    .source_keys = csv_source_keys,
     .dest_open = csv_dest_open,
     .dest_write = csv_dest_write,
     .dest_commit = csv_dest_commit,

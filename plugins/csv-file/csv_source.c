@@ -130,6 +130,69 @@ static void start_read(struct csv_source *s)
   }
 }
 
+/* A key sweep's batch: b's key columns only (b is taken). */
+static struct sluice_batch *project_keys(struct csv_source *s,
+                                         struct sluice_batch *b,
+                                         struct sluice_error *err)
+{
+  size_t n = sluice_batch_nrows(b), row;
+  struct sluice_batch *kb;
+
+  if (s->key_schema == NULL) {
+    s->key_cols = calloc(s->keys.n, sizeof *s->key_cols);
+    s->key_schema = sluice_schema_new(s->keys.n);
+    if (s->key_cols == NULL || s->key_schema == NULL) {
+      sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+      goto fail;
+    }
+    for (size_t i = 0; i < s->keys.n; i++) {
+      long col = sluice_schema_find(s->schema, s->keys.v[i]);
+      const struct sluice_field *f;
+      if (col < 0) {
+        sluice_error_set(err, SLUICE_EINVAL, 0,
+                         "key field '%s' is not a column of the files",
+                         s->keys.v[i]);
+        goto fail;
+      }
+      f = sluice_schema_field(s->schema, (size_t)col);
+      s->key_cols[i] = col;
+      if (sluice_schema_set(s->key_schema, i, f->name, f->type) < 0 ||
+          (f->type == SLUICE_TYPE_DECIMAL &&
+           sluice_schema_set_decimal(s->key_schema, i, f->precision, f->scale) <
+               0)) {
+        sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+        goto fail;
+      }
+    }
+  }
+  if ((kb = sluice_batch_new(s->key_schema, n ? n : 1,
+                             sluice_batch_bytes(b) + 4096)) == NULL) {
+    sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+    goto fail;
+  }
+  for (size_t r = 0; r < n; r++) {
+    if (sluice_batch_add_row(kb, sluice_batch_op(b, r), &row) < 0)
+      break;
+    for (size_t i = 0; i < s->keys.n; i++)
+      if (sluice_batch_set_value(
+              kb, row, i, sluice_batch_value(b, r, (size_t)s->key_cols[i])) <
+          0) {
+        r = n + 1;
+        break;
+      }
+  }
+  if (sluice_batch_nrows(kb) != n) {
+    sluice_batch_unref(kb);
+    sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
+    goto fail;
+  }
+  sluice_batch_unref(b);
+  return kb;
+fail:
+  sluice_batch_unref(b);
+  return NULL;
+}
+
 static void emit_ready(struct csv_source *s)
 {
   struct csv_chunk *k = s->ready;
@@ -139,6 +202,10 @@ static void emit_ready(struct csv_source *s)
   s->ready = NULL;
   k->batch = NULL;
   csv_chunk_free(k);
+  if (s->keys.n > 0 && (b = project_keys(s, b, &err)) == NULL) {
+    set_failed(s, &err);
+    return;
+  }
   /* The host may call pause or stop from inside emit: state is settled. */
   if (s->c->host->emit(s->c->ins, b, &err) < 0)
     set_failed(s, &err);
@@ -367,6 +434,25 @@ int csv_source_start(struct sluice_instance *ins, void *ctx,
   return 0;
 }
 
+/* Every row of the files (no checkpoint), its key columns only.  A
+ * malformed row fails the sweep, reject_file or not: a key left out would
+ * look deleted. */
+int csv_source_keys(struct sluice_instance *ins, void *ctx,
+                    const struct sluice_strlist *fields,
+                    struct sluice_error *err)
+{
+  struct csv_ctx *c = ctx;
+  int rc;
+
+  if (fields->n == 0)
+    return sluice_error_set(err, SLUICE_EINVAL, 0, "no key fields");
+  c->reject_file = NULL;
+  rc = csv_source_start(ins, ctx, NULL, err);
+  if (c->src != NULL)
+    c->src->keys = *fields; /* borrowed: the host keeps them for the run */
+  return rc;
+}
+
 void csv_source_pause(struct sluice_instance *ins, void *ctx)
 {
   struct csv_ctx *c = ctx;
@@ -407,6 +493,8 @@ void csv_source_free(struct csv_ctx *c)
   csv_chunk_free(s->reading);
   csv_chunk_free(s->ready);
   sluice_schema_unref(s->schema);
+  sluice_schema_unref(s->key_schema);
+  free(s->key_cols);
   for (size_t i = 0; i < s->nfiles; i++)
     free(s->files[i]);
   for (size_t i = 0; s->first_header && s->first_header[i]; i++)

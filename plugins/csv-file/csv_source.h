@@ -69,6 +69,11 @@ struct csv_source {
   FILE *reject;      /* opened at the first reject, appended to */
   pthread_mutex_t reject_lock;
 
+  /* a key sweep (source_keys): only these columns are emitted */
+  struct sluice_strlist keys;
+  long *key_cols; /* their columns in schema, found at the first batch */
+  struct sluice_schema *key_schema;
+
   /* loop thread only */
   struct csv_chunk *ready; /* read, waiting to be emitted (paused) */
   int filling;

@@ -331,6 +331,19 @@ static void b2_source_stop(struct sluice_instance *ins, void *ctx)
   }
 }
 
+/* Keys (ABI 1.2 key sweeps) come by the REST query on the same
+ * connection: a key sweep needs no job, and pause/resume/stop go the REST
+ * way. */
+static int b2_source_keys(struct sluice_instance *ins, void *ctx,
+                          const struct sluice_strlist *fields,
+                          struct sluice_error *err)
+{
+  struct b2_ctx *b = ctx;
+
+  b->use_rest = 1;
+  return sf_source_keys(ins, &b->sf, fields, err);
+}
+
 static void b2_fini(struct sluice_instance *ins, void *ctx)
 {
   struct b2_ctx *b = ctx;
@@ -366,6 +379,7 @@ static const struct sluice_plugin b2_plugin = {
     .dest_write = b2_ingest_write,
     .dest_commit = b2_ingest_commit,
     .count = sf_common_count,
+    .source_keys = b2_source_keys,
 };
 
 SLUICE_PLUGIN_DEFINE(b2_plugin)

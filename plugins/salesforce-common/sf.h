@@ -34,6 +34,7 @@
 struct sf_source;
 struct sf_dest;
 struct sf_tap;
+struct sf_keys;
 
 /* Called when an asynchronous step is over: status 0, or a negative code
  * with err filled. */
@@ -100,6 +101,7 @@ struct sf_ctx {
   /* A plugin that wraps the readers (salesforce-cdc's initial load) takes
    * their batches and end here; NULL: straight to the host. */
   const struct sf_tap *tap;
+  struct sf_keys *keys; /* a key sweep's reader (sf_keys.c), or NULL */
 };
 
 struct sf_tap {
@@ -416,6 +418,17 @@ void sf_source_pause(struct sluice_instance *ins, void *ctx);
 void sf_source_resume(struct sluice_instance *ins, void *ctx);
 void sf_source_stop(struct sluice_instance *ins, void *ctx);
 void sf_source_free(struct sf_ctx *c);
+
+/* --- sf_keys.c: source_keys (ABI 1.2) --- */
+/* Every live record's `fields`, as text, under the filter (REST /query).
+ * The sf_source_pause/resume/stop above serve it too. */
+int sf_source_keys(struct sluice_instance *ins, void *ctx,
+                   const struct sluice_strlist *fields,
+                   struct sluice_error *err);
+void sf_keys_pause(struct sf_ctx *c);
+void sf_keys_resume(struct sf_ctx *c);
+void sf_keys_stop(struct sf_ctx *c);
+void sf_keys_free(struct sf_ctx *c);
 
 /* --- sf_dest.c --- */
 int sf_dest_open(struct sluice_instance *ins, void *ctx,

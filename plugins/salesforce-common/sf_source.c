@@ -584,7 +584,9 @@ void sf_source_pause(struct sluice_instance *ins, void *ctx)
   struct sf_ctx *c = ctx;
 
   (void)ins;
-  if (c->src != NULL)
+  if (c->keys != NULL)
+    sf_keys_pause(c);
+  else if (c->src != NULL)
     c->src->paused = 1;
 }
 
@@ -593,6 +595,10 @@ void sf_source_resume(struct sluice_instance *ins, void *ctx)
   struct sf_ctx *c = ctx;
 
   (void)ins;
+  if (c->keys != NULL) {
+    sf_keys_resume(c);
+    return;
+  }
   if (c->src == NULL)
     return;
   c->src->paused = 0;
@@ -605,6 +611,10 @@ void sf_source_stop(struct sluice_instance *ins, void *ctx)
   struct sf_source *s = c->src;
 
   (void)ins;
+  if (c->keys != NULL) {
+    sf_keys_stop(c);
+    return;
+  }
   if (s == NULL || s->finished)
     return;
   s->stopping = 1;
@@ -627,6 +637,7 @@ void sf_source_free(struct sf_ctx *c)
 {
   struct sf_source *s = c->src;
 
+  sf_keys_free(c);
   if (s == NULL)
     return;
   if (s->call != NULL)

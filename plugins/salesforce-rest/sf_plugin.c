@@ -66,6 +66,7 @@ static const struct sluice_plugin sf_plugin = {
     .dest_write = sf_dest_write,
     .dest_commit = sf_dest_commit,
     .count = sf_common_count,
+    .source_keys = sf_source_keys,
 };
 
 SLUICE_PLUGIN_DEFINE(sf_plugin)

@@ -13,6 +13,8 @@
  *                  binding text (contract sections 2.5 and 2.6)
  *   sfk_sql.c      SQL text: identifiers, column types, the DDL, the
  *                  MERGE and the audit row
+ *   sfk_sweep.c    the destination's key sweep: keys into a key table,
+ *                  then the flagging UPDATE or the side-only lists
  *   sfk_dest.c     the destination: table and drift, staging, MERGE,
  *                  audit; how rows reach the staging table is a loader
  *                  (array-bound INSERTs unless the plugin sets one)
@@ -37,6 +39,7 @@
 
 struct sfk_source;
 struct sfk_dest;
+struct sfk_sweep;
 struct sfk_call;
 struct sfk_ctx;
 
@@ -116,6 +119,7 @@ struct sfk_ctx {
 
   struct sfk_source *src;
   struct sfk_dest *dst;
+  struct sfk_sweep *sweep;         /* a key sweep (sfk_sweep.c), or NULL */
   const struct sfk_loader *loader; /* NULL: INSERTs */
 };
 
@@ -287,5 +291,23 @@ int sfk_dest_write(struct sluice_instance *ins, void *ctx,
 int sfk_dest_commit(struct sluice_instance *ins, void *ctx, sluice_done_cb done,
                     void *arg, struct sluice_error *err);
 void sfk_dest_free(struct sfk_ctx *c);
+
+/* --- sfk_sweep.c: the destination's key sweep (ABI 1.2) --- */
+int sfk_sweep_keys(struct sluice_instance *ins, void *ctx,
+                   struct sluice_strlist *keys, struct sluice_error *err);
+int sfk_sweep_open(struct sluice_instance *ins, void *ctx, uint32_t action,
+                   struct sluice_schema *schema, sluice_done_cb done, void *arg,
+                   struct sluice_error *err);
+int sfk_sweep_write(struct sluice_instance *ins, void *ctx,
+                    struct sluice_batch *batch, sluice_done_cb done, void *arg,
+                    struct sluice_error *err);
+int sfk_sweep_finish(struct sluice_instance *ins, void *ctx, size_t limit,
+                     sluice_sweep_cb done, void *arg, struct sluice_error *err);
+void sfk_sweep_free(struct sfk_ctx *c);
+
+/* --- sfk_source.c: source_keys (snowflake-sql, ABI 1.2) --- */
+int sfk_source_keys(struct sluice_instance *ins, void *ctx,
+                    const struct sluice_strlist *fields,
+                    struct sluice_error *err);
 
 #endif

@@ -271,6 +271,7 @@ int sfk_ctx_init(struct sfk_ctx *c, struct sluice_instance *ins,
 
 void sfk_ctx_release(struct sfk_ctx *c)
 {
+  sfk_sweep_free(c);
   sfk_dest_free(c);
   sfk_auth_free(c);
   free(c->base_url);

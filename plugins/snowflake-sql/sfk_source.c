@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sluice/quote.h>
+
 #include "sfk.h"
 
 struct sfk_source {
@@ -194,16 +196,60 @@ static void pump(struct sfk_source *s)
     finish(s, rc, &err);
 }
 
-int sfk_source_start(struct sluice_instance *ins, void *ctx,
-                     const char *checkpoint, struct sluice_error *err)
+/* The source's SELECT: the query, or every row of the view; with fields,
+ * only those columns of it (a key sweep), each named as asked. */
+static int source_sql(struct sfk_ctx *c, const struct sluice_strlist *fields,
+                      struct sluice_buf *sql)
 {
-  struct sfk_ctx *c = ctx;
+  size_t n;
+  int rc = 0;
+
+  if (fields != NULL) {
+    rc = sluice_buf_append_str(sql, "SELECT ");
+    for (size_t i = 0; i < fields->n && rc == 0; i++) {
+      const char *f = fields->v[i];
+      /* A plain name unquoted (Snowflake resolves it without case, as
+       * result columns are upper case); any other quoted as it is. */
+      int plain =
+          (*f >= 'A' && *f <= 'Z') || (*f >= 'a' && *f <= 'z') || *f == '_';
+      for (const char *p = f; *p && plain; p++)
+        plain = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+                (*p >= '0' && *p <= '9') || *p == '_';
+      rc = sluice_buf_append_str(sql, i ? ", q." : "q.");
+      if (rc == 0 && plain)
+        rc = sluice_buf_append_str(sql, f);
+      else if (rc == 0)
+        rc = sluice_sql_quote_ident(f, sql);
+      rc = rc ? rc : sluice_buf_append_str(sql, " AS ");
+      rc = rc ? rc : sluice_sql_quote_ident(f, sql);
+    }
+    rc = rc ? rc : sluice_buf_append_str(sql, " FROM (");
+  }
+  if (rc == 0 && c->query != NULL) {
+    /* A trailing ';' would end the subquery's statement. */
+    n = strlen(c->query);
+    while (fields != NULL && n > 0 &&
+           (c->query[n - 1] == ';' || c->query[n - 1] == ' ' ||
+            c->query[n - 1] == '\n' || c->query[n - 1] == '\t'))
+      n--;
+    rc = sluice_buf_append(sql, c->query, n);
+  } else if (rc == 0) {
+    rc = sluice_buf_append_str(sql, "SELECT * FROM ");
+    if (rc == 0 && sfk_sql_table_name(c, c->view, sql) < 0)
+      rc = SLUICE_EINVAL;
+  }
+  if (rc == 0 && fields != NULL)
+    rc = sluice_buf_append_str(sql, ") AS q");
+  return rc;
+}
+
+static int start(struct sfk_ctx *c, const struct sluice_strlist *fields,
+                 struct sluice_error *err)
+{
   struct sfk_source *s;
   struct sluice_buf sql = SLUICE_BUF_INIT;
   int rc;
 
-  (void)ins;
-  (void)checkpoint; /* every run reads the whole result */
   if (c->src != NULL)
     return sluice_error_set(err, SLUICE_ESTATE, 0, "already started");
   if ((s = calloc(1, sizeof *s)) == NULL)
@@ -211,13 +257,7 @@ int sfk_source_start(struct sluice_instance *ins, void *ctx,
   s->c = c;
   c->src = s;
   c->host->batch_limits(c->ins, &s->max_rows, &s->max_bytes);
-  if (c->query != NULL)
-    rc = sluice_buf_append_str(&sql, c->query);
-  else {
-    rc = sluice_buf_append_str(&sql, "SELECT * FROM ");
-    if (rc == 0 && sfk_sql_table_name(c, c->view, &sql) < 0)
-      rc = SLUICE_EINVAL;
-  }
+  rc = source_sql(c, fields, &sql);
   if (rc < 0)
     rc = sluice_error_set(err, rc, 0, "view: '%s' cannot be quoted",
                           c->view ? c->view : "");
@@ -227,6 +267,26 @@ int sfk_source_start(struct sluice_instance *ins, void *ctx,
   sluice_buf_free(&sql);
   s->started = 1;
   return rc;
+}
+
+int sfk_source_start(struct sluice_instance *ins, void *ctx,
+                     const char *checkpoint, struct sluice_error *err)
+{
+  (void)ins;
+  (void)checkpoint; /* every run reads the whole result */
+  return start(ctx, NULL, err);
+}
+
+/* Every row is live here: the keys are the query's (or view's) key
+ * columns, every row of it. */
+int sfk_source_keys(struct sluice_instance *ins, void *ctx,
+                    const struct sluice_strlist *fields,
+                    struct sluice_error *err)
+{
+  (void)ins;
+  if (fields->n == 0)
+    return sluice_error_set(err, SLUICE_EINVAL, 0, "no key fields");
+  return start(ctx, fields, err);
 }
 
 void sfk_source_pause(struct sluice_instance *ins, void *ctx)

@@ -146,6 +146,10 @@ static const struct sluice_plugin sfs_plugin = {
     .dest_write = sfk_dest_write,
     .dest_commit = sfk_dest_commit,
     .count = sfk_count,
+    .sweep_keys = sfk_sweep_keys,
+    .sweep_open = sfk_sweep_open,
+    .sweep_write = sfk_sweep_write,
+    .sweep_finish = sfk_sweep_finish,
 };
 
 SLUICE_PLUGIN_DEFINE(sfs_plugin)

@@ -2,7 +2,8 @@
  * FIXTURE_* macro, each of which the host must refuse in one clear line
  * (tests/e2e/abi_refusals.sh).  FIXTURE_GOOD is the control: it loads.
  * FIXTURE_OLD_MINOR is a plugin built for ABI 1.0: it loads, and the host
- * reads nothing past its 1.0 descriptor. */
+ * reads nothing past its 1.0 descriptor (neither 1.1's count nor 1.2's key
+ * sweep). */
 #include <stddef.h>
 
 #include <sluice/host.h>
@@ -67,6 +68,24 @@ static int fixture_count_trap(struct sluice_instance *ins, void *ctx,
   (void)ins, (void)ctx, (void)done, (void)arg, (void)err;
   abort();
 }
+/* ABI 1.2's key sweep, past the end too. */
+static int fixture_sweep_keys_trap(struct sluice_instance *ins, void *ctx,
+                                   struct sluice_strlist *keys,
+                                   struct sluice_error *err)
+{
+  (void)ins, (void)ctx, (void)keys, (void)err;
+  abort();
+}
+static int fixture_sweep_open_trap(struct sluice_instance *ins, void *ctx,
+                                   uint32_t action,
+                                   struct sluice_schema *schema,
+                                   sluice_done_cb done, void *arg,
+                                   struct sluice_error *err)
+{
+  (void)ins, (void)ctx, (void)action, (void)schema, (void)done, (void)arg,
+      (void)err;
+  abort();
+}
 #endif
 
 #if defined(FIXTURE_MAJOR2)
@@ -129,6 +148,9 @@ static const struct sluice_plugin fixture = {
 #endif
 #if defined(FIXTURE_OLD_MINOR)
     .count = fixture_count_trap,
+    /* Not a complete set: a host that read them would refuse the plugin. */
+    .sweep_keys = fixture_sweep_keys_trap,
+    .sweep_open = fixture_sweep_open_trap,
 #endif
 };
 

@@ -3,7 +3,7 @@
 . "$TOP_SRCDIR/tests/e2e/lib.sh"
 
 expect_exit 0 "$SLUICE" --version
-expect_in out.txt "(plugin ABI 1.1)"
+expect_in out.txt "(plugin ABI 1.2)"
 expect_exit 0 "$SLUICE" --help
 expect_in out.txt "validate FILE"
 expect_exit 0 "$SLUICE" plugins

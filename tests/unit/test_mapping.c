@@ -139,12 +139,72 @@ static void errors_name_the_field_and_record(void **state)
   json_decref(dup);
 }
 
+/* The source fields a key sweep asks for, and the mapping for them. */
+static void key_fields_through_the_mapping(void **state)
+{
+  const char *k1[] = {"ACCOUNT_ID", "Region"};
+  struct sluice_strlist keys = {2, k1};
+  struct sluice_error err = {0};
+  char **fields;
+  json_t *sub;
+  json_t *spec =
+      json_loads("{\"Id\": {\"to\": \"account_id\", \"type\": \"string\"},"
+                 " \"Name\": \"ACCOUNT_NAME\", \"Junk\": null}",
+                 0, NULL);
+
+  (void)state;
+  /* A renamed (and cast) field by its new name, without case; an unnamed
+   * one by its own; only the key's entries kept. */
+  assert_int_equal(mapping_key_fields(spec, &keys, &fields, &sub, &err), 0);
+  assert_string_equal(fields[0], "Id");
+  assert_string_equal(fields[1], "Region");
+  assert_null(fields[2]);
+  assert_int_equal(json_object_size(sub), 1);
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(sub, "Id"), "to")),
+      "account_id");
+  mapping_key_fields_free(fields);
+  json_decref(sub);
+
+  /* No mapping: the key names themselves, no spec. */
+  assert_int_equal(mapping_key_fields(NULL, &keys, &fields, &sub, &err), 0);
+  assert_string_equal(fields[0], "ACCOUNT_ID");
+  assert_null(sub);
+  mapping_key_fields_free(fields);
+
+  /* A key no source field becomes. */
+  const char *k2[] = {"Name"};
+  struct sluice_strlist renamed = {1, k2};
+  assert_int_equal(mapping_key_fields(spec, &renamed, &fields, &sub, &err),
+                   SLUICE_EINVAL);
+  assert_string_equal(err.message, "key column Name: no source field becomes "
+                                   "it (the mapping renames or drops the "
+                                   "field)");
+  const char *k3[] = {"Junk"};
+  struct sluice_strlist dropped = {1, k3};
+  assert_int_equal(mapping_key_fields(spec, &dropped, &fields, &sub, &err),
+                   SLUICE_EINVAL);
+  json_t *rest =
+      json_loads("{\"*\": null, \"SRC\": {\"value\": \"crm\"}}", 0, NULL);
+  assert_int_equal(mapping_key_fields(rest, &dropped, &fields, &sub, &err),
+                   SLUICE_EINVAL);
+  assert_non_null(strstr(err.message, "drops unnamed fields"));
+  const char *k4[] = {"src"};
+  struct sluice_strlist constant = {1, k4};
+  assert_int_equal(mapping_key_fields(rest, &constant, &fields, &sub, &err),
+                   SLUICE_EINVAL);
+  assert_non_null(strstr(err.message, "is a constant of the mapping"));
+  json_decref(rest);
+  json_decref(spec);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(renames_casts_drops_and_adds),
       cmocka_unit_test(drop_rest_and_identity),
       cmocka_unit_test(errors_name_the_field_and_record),
+      cmocka_unit_test(key_fields_through_the_mapping),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

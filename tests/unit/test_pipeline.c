@@ -211,6 +211,72 @@ static void missing_pieces(void **state)
   diag_free(&d);
 }
 
+static int fake_keys(struct sluice_instance *ins, void *ctx,
+                     const struct sluice_strlist *f, struct sluice_error *e)
+{
+  (void)ins, (void)ctx, (void)f, (void)e;
+  return 0;
+}
+
+static int fake_sweep_open(struct sluice_instance *ins, void *ctx,
+                           uint32_t action, struct sluice_schema *schema,
+                           sluice_done_cb done, void *arg,
+                           struct sluice_error *e)
+{
+  (void)ins, (void)ctx, (void)action, (void)schema, (void)done, (void)arg,
+      (void)e;
+  return 0;
+}
+
+/* reconcile_deletes: a schedule (cron words too), checked with its path;
+ * plugins without key sweeps, or a destination that keeps no flagged
+ * rows, refused by name. */
+static void reconcile_deletes_checked(void **state)
+{
+  struct pipeline_file pf;
+  struct diags d = {0};
+  static const char file[] =
+      "{\"version\":1,\"pipelines\":[{\"name\":\"a\","
+      "\"reconcile_deletes\":%s,\"source\":{\"plugin\":\"fake-file\","
+      "\"path\":\"in.csv\"},\"destination\":{\"plugin\":\"fake-file\","
+      "\"path\":\"x\"}}]}";
+  char json[1024];
+
+  (void)state;
+  snprintf(json, sizeof json, file, "\"weekly\"");
+  check(json, &pf, &d);
+  assert_int_equal(pf.v[0].reconcile_deletes.kind, SCHEDULE_CRON);
+  assert_true(has(&d, "sync.json: pipelines[0].reconcile_deletes: plugin "
+                      "fake-file cannot list keys (needs ABI 1.2 key sweeps"));
+  pipeline_file_free(&pf);
+  diag_free(&d);
+  snprintf(json, sizeof json, file, "{\"every\": \"30s\"}");
+  check(json, &pf, &d);
+  assert_true(has(&d, "pipelines[0].reconcile_deletes.every: '30s'"));
+  pipeline_file_free(&pf);
+  diag_free(&d);
+  snprintf(json, sizeof json, file, "\"fortnightly\"");
+  check(json, &pf, &d);
+  assert_true(has(&d, "pipelines[0].reconcile_deletes: "));
+  assert_true(has(&d, "a schedule: \"weekly\""));
+  pipeline_file_free(&pf);
+  diag_free(&d);
+
+  /* With key sweeps, but no "hard_deletes" key in its map. */
+  fakes[0].desc.source_keys = fake_keys;
+  fakes[0].desc.sweep_open = fake_sweep_open; /* never called here */
+  snprintf(json, sizeof json, file, "{\"every\": \"1w\"}");
+  check(json, &pf, &d);
+  assert_int_equal(pf.v[0].reconcile_deletes.kind, SCHEDULE_EVERY);
+  assert_int_equal(pf.v[0].reconcile_deletes.every_s, 7 * 86400);
+  assert_true(has(&d, "reconcile_deletes: plugin fake-file keeps no deleted "
+                      "rows flagged"));
+  pipeline_file_free(&pf);
+  diag_free(&d);
+  fakes[0].desc.source_keys = NULL;
+  fakes[0].desc.sweep_open = NULL;
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -218,6 +284,7 @@ int main(void)
       cmocka_unit_test(syntax_errors_say_line_and_column),
       cmocka_unit_test(every_mistake_in_one_pass),
       cmocka_unit_test(missing_pieces),
+      cmocka_unit_test(reconcile_deletes_checked),
   };
   setup_fakes();
   log_setup(SLUICE_LOG_ERROR, LOG_FORMAT_TEXT);

@@ -450,6 +450,43 @@ static void test_status_names(void **state)
   assert_string_equal(run_status_name((enum run_status)42), "unknown");
 }
 
+/* A delete sweep's record keeps its kind and count, and is kept apart
+ * from the pipeline's last run; a line of another kind is not a record. */
+static void test_sweep_records_apart(void **state)
+{
+  struct fixture *f = *state;
+  struct run_record a =
+      make_record("orders", "run-1", RUN_SUCCEEDED, T0, SEC, 10, NULL);
+  struct run_record s =
+      make_record("orders", "sweep-1", RUN_SUCCEEDED, T0 + SEC, SEC, 20, NULL);
+  struct run_record b =
+      make_record("orders", "run-2", RUN_FAILED, T0 + 2 * SEC, SEC, 30, "boom");
+  s.sweep = 1;
+  s.rows_flagged = 7;
+  append_ok(f, &a);
+  append_ok(f, &s);
+  append_ok(f, &b);
+  assert_non_null(strstr(slurp(f->path),
+                         "\"kind\":\"delete_sweep\",\"rows_flagged\":7}\n"));
+  assert_null(strstr(strstr(slurp(f->path), "run-2"), "kind"));
+  append_raw(f, "{\"run_id\":\"x\",\"pipeline\":\"orders\",\"status\":"
+                "\"succeeded\",\"start\":\"2026-11-23T03:17:00Z\",\"end\":"
+                "\"2026-11-23T03:17:00Z\",\"kind\":\"other\"}\n");
+
+  struct run_record *recs;
+  size_t n;
+  struct runlog_skipped skipped;
+  load_ok(f, &recs, &n, &skipped);
+  assert_int_equal(skipped.count, 1);
+  assert_int_equal(n, 2);
+  assert_string_equal(recs[0].run_id, "run-2");
+  assert_int_equal(recs[0].sweep, 0);
+  assert_string_equal(recs[1].run_id, "sweep-1");
+  assert_int_equal(recs[1].sweep, 1);
+  assert_int_equal(recs[1].rows_flagged, 7);
+  runlog_free_records(recs, n);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -462,6 +499,7 @@ int main(void)
       T(test_load_missing_file_is_empty),
       T(test_load_ignores_torn_last_line),
       T(test_load_counts_bad_middle_lines),
+      T(test_sweep_records_apart),
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_table_blanks_control_characters),
       cmocka_unit_test(test_json),
