@@ -4,7 +4,8 @@
 # leaves this machine).
 #   SyncIn    a Snowflake query of account scores upserted into
 #             Sluice_Score__c by Ext_Id__c (Bulk API 2.0)
-#   SyncOut   Account into Snowflake, incremental, deletes flagged
+#   SyncOut   Account into Snowflake with Change Data Capture, deletes
+#             (hard ones too) flagged
 #   six objects incremental into Snowflake, with the audit table
 # It runs every pipeline once, changes a few records in Salesforce, runs
 # again, then prints the run records (sluice status) and sluice reconcile,
