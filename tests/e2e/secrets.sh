@@ -33,6 +33,11 @@ cat >s.json <<JSON
                   "object": "Account", "mode": "incremental", "include_deleted": true },
       "destination": { "plugin": "snowflake-sql", "connection": "snow",
                        "table": "ACCOUNT", "key": ["Id"] } },
+    { "name": "cdc",
+      "source": { "plugin": "salesforce-cdc", "connection": "sf",
+                  "object": "Account", "drain_wait": "1s" },
+      "destination": { "plugin": "snowflake-sql", "connection": "snow",
+                       "table": "ACCOUNT_CDC", "key": ["Id"], "hard_deletes": "flag" } },
     { "name": "bulk",
       "source": { "plugin": "csv-file", "path": "in.csv" },
       "destination": { "plugin": "salesforce-bulk2", "connection": "sf",
@@ -45,6 +50,7 @@ cat >s.json <<JSON
                        "external_id": "Ext_Id__c", "reject_file": "rejects.csv" } } ] }
 JSON
 printf 'Ext_Id__c,Contact_Email__c\nS-1,not an email\nS-2,ok@example.com\n' >in.csv
+ctl POST /cometd '{"hold_ms": 500}' >/dev/null
 
 scan() { # every place output may land
   for f in out.txt err.txt state/* rejects.csv bulk-rejects.csv; do
