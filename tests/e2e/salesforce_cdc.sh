@@ -4,7 +4,8 @@
 # examples/syncout-account-cdc.json against both emulators.  After every
 # step the whole table is compared with the emulator's own records (every
 # Account, deleted ones too, by queryAll; hard-deleted ones expected
-# flagged): creates, updates (a field set to null), merged events, soft and
+# flagged): the initial load (REST, and a Bulk 2.0 job), creates, updates
+# (a field set to null), merged events, soft and
 # hard deletes, undelete, a gap event, an overflow, an expired replay id,
 # a stream whose long poll is dropped, whose client is forgotten and whose
 # token is refused, and a stream killed with -9 then run again.
@@ -78,7 +79,7 @@ PY
 # their last values; truth() cannot see those, so they are compared by
 # id and flag only).
 table() {
-  sq "SELECT ID, NAME, PHONE, DEL_FLAG FROM SLUICE_DB.PUBLIC.ACCOUNT_CDC ORDER BY ID" |
+  sq "SELECT ID, NAME, PHONE, DEL_FLAG FROM SLUICE_DB.PUBLIC.${TABLE:-ACCOUNT_CDC} ORDER BY ID" |
     python3 -c '
 import json, sys
 hard = set(sys.argv[1].split())
@@ -98,7 +99,7 @@ compare() {
   for h in $HARD; do
     grep -q "^$h|(hard)|Y\$" hard.txt || fail "$1: hard-deleted $h is not flagged"
   done
-  D=$(sq "SELECT COUNT(*) - COUNT(DISTINCT ID) FROM SLUICE_DB.PUBLIC.ACCOUNT_CDC" | tr -d '[]"')
+  D=$(sq "SELECT COUNT(*) - COUNT(DISTINCT ID) FROM SLUICE_DB.PUBLIC.${TABLE:-ACCOUNT_CDC}" | tr -d '[]"')
   check_eq "$D" 0 "$1: rows doubled"
 }
 acct() { sed -n "${1}p" ids.txt; }
@@ -122,6 +123,19 @@ expect_exit 0 "$SLUICE" run sync.json --once
 expect_in err.txt "initial load through the REST API"
 compare "after the initial load"
 sq "SELECT ID FROM SLUICE_DB.PUBLIC.ACCOUNT_CDC WHERE DEL_FLAG = 'N' ORDER BY ID" | tr -d '[]"' >ids.txt
+# The same with a Bulk API 2.0 query job for the load (another table).
+python3 - sync.json >bulk.json <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+p = d["pipelines"][0]
+p["name"] = "account-cdc-bulk"
+p["source"]["initial_load"] = "bulk2"
+p["destination"]["table"] = "ACCOUNT_CDC_BULK"
+print(json.dumps(d))
+PY
+expect_exit 0 "$SLUICE" run bulk.json --once
+expect_in err.txt "initial load through a Bulk API 2.0 query job"
+TABLE=ACCOUNT_CDC_BULK compare "after an initial load by a Bulk 2.0 job"
 expect_exit 0 "$SLUICE" status sync.json --json
 python3 - out.txt <<'PY' || fail "the checkpoint after the load"
 import json, sys
