@@ -73,8 +73,9 @@ struct cdc_source {
   /* the stream */
   struct cdc_bayeux *bx;
   char *client_id;
-  int64_t hold_ms; /* the server's advised connect timeout */
-  int64_t interval_ms;
+  int64_t hold_ms;     /* the server's advised connect timeout */
+  int64_t interval_ms; /* advice: wait this long between connects */
+  int interval_waited;
   int msg_id;
   unsigned failures;         /* consecutive; reset by a good connect */
   unsigned session_connects; /* connects answered in this session */
@@ -93,6 +94,8 @@ struct cdc_source {
 };
 
 static void pump(struct cdc_source *s);
+static void on_timer(void *arg);
+static void disconnect(struct cdc_source *s);
 static void stream_begin(struct cdc_source *s);
 static void load_begin(struct cdc_source *s);
 static void note_begin(struct cdc_source *s);
@@ -248,6 +251,11 @@ static void pump(struct cdc_source *s)
   s->in_pump = 0;
   if (s->finished || s->queue.len > 0 || s->building || s->phase != PH_STREAM)
     return;
+  if (s->drained && !s->stopping && s->client_id != NULL &&
+      s->step == ST_IDLE) {
+    disconnect(s); /* the server may forget the client now */
+    return;
+  }
   if (s->stopping || x->host->stopping(s->c->ins) || s->drained) {
     if (!s->paused)
       finish(s, 0, NULL);
@@ -263,10 +271,20 @@ static void pump(struct cdc_source *s)
     load_begin(s);
     return;
   }
-  if (s->client_id == NULL) /* no session yet, or it was given up */
+  if (s->client_id == NULL) { /* no session yet, or it was given up */
     stream_begin(s);
-  else
-    connect_next(s);
+    return;
+  }
+  if (s->interval_ms > 0 && !s->interval_waited) { /* the server's advice */
+    s->interval_waited = 1;
+    s->timer = x->host->timer_start(s->c->ins, (uint64_t)s->interval_ms, 0,
+                                    on_timer, s);
+    if (s->timer == NULL)
+      fail_nomem(s);
+    return;
+  }
+  s->interval_waited = 0;
+  connect_next(s);
 }
 
 /* --- Bayeux messages ------------------------------------------------------ */
@@ -519,6 +537,9 @@ static void on_connect(void *arg, int status, json_t *reply,
   s->session_connects++;
   if (meta.advice_timeout >= 0)
     s->hold_ms = meta.advice_timeout;
+  s->interval_ms = meta.advice_interval > 60000 ? 60000
+                   : meta.advice_interval > 0   ? meta.advice_interval
+                                                : 0;
   if (s->phase == PH_NOTE) {
     if (json_array_size(reply) > 1 || s->session_connects < 2)
       connect_next(s); /* more may be retained */

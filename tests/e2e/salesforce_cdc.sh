@@ -186,6 +186,10 @@ sq "SELECT * FROM SLUICE_DB.PUBLIC.ACCOUNT_CDC ORDER BY ID" >before.txt
 expect_exit 0 "$SLUICE" run sync.json --once
 sq "SELECT * FROM SLUICE_DB.PUBLIC.ACCOUNT_CDC ORDER BY ID" >after.txt
 expect_same before.txt after.txt
+# A drained run says goodbye: the server holds no client of it.
+ctl GET /cometd | python3 -c 'import json,sys; c=[x for x in json.load(sys.stdin)["clients"] if x["subscriptions"]]; assert c == [], c' ||
+  fail "a drain run left its CometD client behind"
+NCHECK=$((NCHECK + 1))
 
 # --- 4. a gap event: the record is read again -------------------------------
 sq "UPDATE SLUICE_DB.PUBLIC.ACCOUNT_CDC SET NAME = 'stale' WHERE ID = '$A1'" >/dev/null
