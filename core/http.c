@@ -83,6 +83,8 @@ struct sluice_http_call {
   void *arg;
   void (*released)(void *owner);
   void *owner;
+  uint64_t *retries; /* the caller's count, or NULL */
+  int insecure;      /* TLS unverified (the connection asked for it) */
 
   FILE *upload;
   uv_timer_t timer; /* rate limit waits, backoffs, deferred endings */
@@ -595,8 +597,11 @@ static void attempt(struct sluice_http_call *c)
   reset_answer(c);
   if (c->upload != NULL)
     rewind(c->upload);
-  if (c->resp.pub.attempts++ > 0)
+  if (c->resp.pub.attempts++ > 0) {
     c->e->retries++;
+    if (c->retries != NULL)
+      (*c->retries)++;
+  }
   c->state = CALL_RUNNING;
   if (curl_multi_add_handle(c->e->multi, c->easy) != CURLM_OK) {
     fail_later(c, SLUICE_EIO, 0, "curl refused the request");
@@ -708,8 +713,9 @@ static int setup_easy(struct sluice_http_call *c,
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sluice/" PACKAGE_VERSION);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  /* Verified unless the connection says otherwise (http_caller). */
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
   if (c->ca_file != NULL)
     curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
@@ -757,8 +763,8 @@ static char *dup_or_null(const char *s)
 }
 
 int http_start(struct http_engine *e, const struct sluice_http_request *req,
-               void (*released)(void *owner), void *owner,
-               struct sluice_http_call **out, struct sluice_error *err)
+               const struct http_caller *caller, struct sluice_http_call **out,
+               struct sluice_error *err)
 {
   struct sluice_http_call *c;
   int rc;
@@ -811,8 +817,12 @@ int http_start(struct http_engine *e, const struct sluice_http_request *req,
   c->on_data = req->on_data;
   c->on_done = req->on_done;
   c->arg = req->arg;
-  c->released = released;
-  c->owner = owner;
+  if (caller != NULL) {
+    c->released = caller->released;
+    c->owner = caller->owner;
+    c->retries = caller->retries;
+    c->insecure = caller->insecure_skip_tls_verify;
+  }
   if (c->body_file != NULL && (c->upload = fopen(c->body_file, "rb")) == NULL) {
     rc = sluice_error_set(err, SLUICE_EIO, 0, "%s: cannot open", c->body_file);
     call_free(c); /* before its timer exists */

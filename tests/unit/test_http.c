@@ -115,7 +115,7 @@ static void request(const char *method, const char *path,
     req->ca_file = ca_file;
   req->on_done = on_done;
   req->arg = res;
-  assert_int_equal(http_start(engine, req, NULL, NULL, &res->call, &err), 0);
+  assert_int_equal(http_start(engine, req, NULL, &res->call, &err), 0);
   run_until_done(res);
   assert_int_equal(res->done, 1); /* exactly once */
 }
@@ -313,7 +313,7 @@ static void cancel_ends_once(void **state)
   req.ca_file = ca_file;
   req.on_done = on_done;
   req.arg = &res;
-  assert_int_equal(http_start(engine, &req, NULL, NULL, &res.call, &err), 0);
+  assert_int_equal(http_start(engine, &req, NULL, &res.call, &err), 0);
   uv_timer_init(&loop, &t);
   t.data = &res;
   uv_timer_start(&t, cancel_soon, 200, 0);
@@ -354,8 +354,7 @@ static void rate_limit_paces_requests(void **state)
     req[i].rate_key = "paced";
     req[i].on_done = on_done;
     req[i].arg = &res[i];
-    assert_int_equal(
-        http_start(engine, &req[i], NULL, NULL, &res[i].call, &err), 0);
+    assert_int_equal(http_start(engine, &req[i], NULL, &res[i].call, &err), 0);
   }
   for (int i = 0; i < 5; i++)
     run_until_done(&res[i]);
