@@ -85,6 +85,7 @@ struct sluice_http_call {
   void *owner;
   uint64_t *retries; /* the caller's count, or NULL */
   int insecure;      /* TLS unverified (the connection asked for it) */
+  char errbuf[CURL_ERROR_SIZE]; /* curl's detail of a failed attempt */
 
   FILE *upload;
   uv_timer_t timer; /* rate limit waits, backoffs, deferred endings */
@@ -595,6 +596,7 @@ static void attempt(struct sluice_http_call *c)
   if (l != NULL && l->budget_max > 0)
     l->budget_used++;
   reset_answer(c);
+  c->errbuf[0] = '\0';
   if (c->upload != NULL)
     rewind(c->upload);
   if (c->resp.pub.attempts++ > 0) {
@@ -615,7 +617,7 @@ static void attempt_done(struct sluice_http_call *c, CURLcode res)
 {
   struct limiter *l = limiter_of(c->e, c->rate_key);
   long status = c->resp.pub.status;
-  char what[CURL_ERROR_SIZE + 64];
+  char what[2 * CURL_ERROR_SIZE + 512];
 
   curl_multi_remove_handle(c->e->multi, c->easy);
   c->in_multi = 0;
@@ -631,12 +633,23 @@ static void attempt_done(struct sluice_http_call *c, CURLcode res)
     return;
   }
   if (res != CURLE_OK) {
+    /* A certificate that does not verify will not verify next time. */
+    int tls = res == CURLE_PEER_FAILED_VERIFICATION ||
+              res == CURLE_SSL_CACERT_BADFILE || res == CURLE_SSL_CERTPROBLEM;
     /* Nothing reached the plugin yet (a buffered body counts as nothing
      * until on_done): sending again is invisible to it. */
-    if (!c->seen && may_resend(c) && retry_later(c, -1) == 0)
+    if (!tls && !c->seen && may_resend(c) && retry_later(c, -1) == 0)
       return;
-    snprintf(what, sizeof what, "%s%s", curl_easy_strerror(res),
-             c->delivered ? " in the middle of the answer" : "");
+    snprintf(what, sizeof what, "%s%s%s%s%s", tls ? "TLS: " : "",
+             curl_easy_strerror(res), c->errbuf[0] ? " (" : "", c->errbuf,
+             c->errbuf[0] ? ")" : "");
+    if (c->delivered)
+      snprintf(what + strlen(what), sizeof what - strlen(what),
+               " in the middle of the answer");
+    if (tls)
+      snprintf(what + strlen(what), sizeof what - strlen(what),
+               "; the server's certificate did not verify against %s",
+               c->ca_file ? c->ca_file : "the system's CA store");
     fail_later(c,
                res == CURLE_OPERATION_TIMEDOUT ? SLUICE_ETIMEDOUT : SLUICE_EIO,
                1, what);
@@ -708,6 +721,7 @@ static int setup_easy(struct sluice_http_call *c,
   c->hdrs = curl_slist_append(c->hdrs, "Expect:");
   curl_easy_setopt(h, CURLOPT_URL, c->url);
   curl_easy_setopt(h, CURLOPT_PRIVATE, c);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hdrs);
   if (!has_ua)
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sluice/" PACKAGE_VERSION);
