@@ -31,9 +31,11 @@ int b2_set_text(struct sluice_batch *bt, size_t row, size_t col,
   case SLUICE_TYPE_INT64:
     if (sluice_parse_int64(s, len, &i64) == 0)
       return sluice_batch_set_int64(bt, row, col, i64);
-    /* "12.0" in an int field (contract 4.3: Estuary falls back) */
-    if (sluice_parse_double(s, len, &d) == 0 && d == (double)(int64_t)d &&
-        d > -9.2e18 && d < 9.2e18)
+    /* "12.0" in an int field (contract 4.3: Estuary falls back).  The
+     * range first: converting a double outside int64 (1e19) to int64 is
+     * undefined behaviour (found by fuzz_bulk2). */
+    if (sluice_parse_double(s, len, &d) == 0 && d > -9.2e18 && d < 9.2e18 &&
+        d == (double)(int64_t)d)
       return sluice_batch_set_int64(bt, row, col, (int64_t)d);
     return SLUICE_EDATA;
   case SLUICE_TYPE_DOUBLE:
