@@ -212,7 +212,7 @@ reference() {
   for s in $(services "$1"); do REQS[$1.$s]=$(nreq "$s"); done
   dump "$1" "$ROOT/ref-$1" >"$ROOT/ref-$1.dump"
   [ -s "$ROOT/ref-$1.dump" ] || fail "empty dump of $1"
-  echo "reference $1: exit ${REF_RC[$1]}, ${DUR[$1]} ms, requests sf=${REQS[$1.sf]} sfk=${REQS[$1.sfk]} s3=${REQS[$1.s3]}"
+  echo "reference $1: exit ${REF_RC[$1]}, ${DUR[$1]} ms, requests sf=${REQS[$1.sf]} sfk=${REQS[$1.sfk]} s3=${REQS[$1.s3]}, dump $(wc -l <"$ROOT/ref-$1.dump") lines"
 }
 
 # half P SVC: the "after" that puts a fault mid-run (at least 1).
