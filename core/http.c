@@ -534,8 +534,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
   }
   if (c->buffering || !c->delivered) {
     if (c->resp.body.len + len > c->max_buffered) {
+      char url[256];
+      url_for_message(c->url, url, sizeof url);
       sluice_error_set(&c->err, SLUICE_EPROTO, 0,
-                       "the answer is larger than %zu bytes", c->max_buffered);
+                       "%s %s: the answer (HTTP %ld) is larger than %zu "
+                       "bytes, the most this request buffers",
+                       c->method, url, c->resp.pub.status, c->max_buffered);
       c->aborted = 1;
       return 0;
     }
