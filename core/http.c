@@ -83,6 +83,9 @@ struct sluice_http_call {
   void *arg;
   void (*released)(void *owner);
   void *owner;
+  uint64_t *retries; /* the caller's count, or NULL */
+  int insecure;      /* TLS unverified (the connection asked for it) */
+  char errbuf[CURL_ERROR_SIZE]; /* curl's detail of a failed attempt */
 
   FILE *upload;
   uv_timer_t timer; /* rate limit waits, backoffs, deferred endings */
@@ -531,8 +534,12 @@ static size_t on_body(char *data, size_t size, size_t n, void *userp)
   }
   if (c->buffering || !c->delivered) {
     if (c->resp.body.len + len > c->max_buffered) {
+      char url[256];
+      url_for_message(c->url, url, sizeof url);
       sluice_error_set(&c->err, SLUICE_EPROTO, 0,
-                       "the answer is larger than %zu bytes", c->max_buffered);
+                       "%s %s: the answer (HTTP %ld) is larger than %zu "
+                       "bytes, the most this request buffers",
+                       c->method, url, c->resp.pub.status, c->max_buffered);
       c->aborted = 1;
       return 0;
     }
@@ -593,10 +600,14 @@ static void attempt(struct sluice_http_call *c)
   if (l != NULL && l->budget_max > 0)
     l->budget_used++;
   reset_answer(c);
+  c->errbuf[0] = '\0';
   if (c->upload != NULL)
     rewind(c->upload);
-  if (c->resp.pub.attempts++ > 0)
+  if (c->resp.pub.attempts++ > 0) {
     c->e->retries++;
+    if (c->retries != NULL)
+      (*c->retries)++;
+  }
   c->state = CALL_RUNNING;
   if (curl_multi_add_handle(c->e->multi, c->easy) != CURLM_OK) {
     fail_later(c, SLUICE_EIO, 0, "curl refused the request");
@@ -610,7 +621,7 @@ static void attempt_done(struct sluice_http_call *c, CURLcode res)
 {
   struct limiter *l = limiter_of(c->e, c->rate_key);
   long status = c->resp.pub.status;
-  char what[CURL_ERROR_SIZE + 64];
+  char what[2 * CURL_ERROR_SIZE + 512];
 
   curl_multi_remove_handle(c->e->multi, c->easy);
   c->in_multi = 0;
@@ -626,12 +637,23 @@ static void attempt_done(struct sluice_http_call *c, CURLcode res)
     return;
   }
   if (res != CURLE_OK) {
+    /* A certificate that does not verify will not verify next time. */
+    int tls = res == CURLE_PEER_FAILED_VERIFICATION ||
+              res == CURLE_SSL_CACERT_BADFILE || res == CURLE_SSL_CERTPROBLEM;
     /* Nothing reached the plugin yet (a buffered body counts as nothing
      * until on_done): sending again is invisible to it. */
-    if (!c->seen && may_resend(c) && retry_later(c, -1) == 0)
+    if (!tls && !c->seen && may_resend(c) && retry_later(c, -1) == 0)
       return;
-    snprintf(what, sizeof what, "%s%s", curl_easy_strerror(res),
-             c->delivered ? " in the middle of the answer" : "");
+    snprintf(what, sizeof what, "%s%s%s%s%s", tls ? "TLS: " : "",
+             curl_easy_strerror(res), c->errbuf[0] ? " (" : "", c->errbuf,
+             c->errbuf[0] ? ")" : "");
+    if (c->delivered)
+      snprintf(what + strlen(what), sizeof what - strlen(what),
+               " in the middle of the answer");
+    if (tls)
+      snprintf(what + strlen(what), sizeof what - strlen(what),
+               "; the server's certificate did not verify against %s",
+               c->ca_file ? c->ca_file : "the system's CA store");
     fail_later(c,
                res == CURLE_OPERATION_TIMEDOUT ? SLUICE_ETIMEDOUT : SLUICE_EIO,
                1, what);
@@ -703,13 +725,15 @@ static int setup_easy(struct sluice_http_call *c,
   c->hdrs = curl_slist_append(c->hdrs, "Expect:");
   curl_easy_setopt(h, CURLOPT_URL, c->url);
   curl_easy_setopt(h, CURLOPT_PRIVATE, c);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, c->errbuf);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, c->hdrs);
   if (!has_ua)
     curl_easy_setopt(h, CURLOPT_USERAGENT, "sluice/" PACKAGE_VERSION);
   curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+  /* Verified unless the connection says otherwise (http_caller). */
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, c->insecure ? 0L : 1L);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, c->insecure ? 0L : 2L);
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https,http");
   if (c->ca_file != NULL)
     curl_easy_setopt(h, CURLOPT_CAINFO, c->ca_file);
@@ -757,8 +781,8 @@ static char *dup_or_null(const char *s)
 }
 
 int http_start(struct http_engine *e, const struct sluice_http_request *req,
-               void (*released)(void *owner), void *owner,
-               struct sluice_http_call **out, struct sluice_error *err)
+               const struct http_caller *caller, struct sluice_http_call **out,
+               struct sluice_error *err)
 {
   struct sluice_http_call *c;
   int rc;
@@ -811,8 +835,12 @@ int http_start(struct http_engine *e, const struct sluice_http_request *req,
   c->on_data = req->on_data;
   c->on_done = req->on_done;
   c->arg = req->arg;
-  c->released = released;
-  c->owner = owner;
+  if (caller != NULL) {
+    c->released = caller->released;
+    c->owner = caller->owner;
+    c->retries = caller->retries;
+    c->insecure = caller->insecure_skip_tls_verify;
+  }
   if (c->body_file != NULL && (c->upload = fopen(c->body_file, "rb")) == NULL) {
     rc = sluice_error_set(err, SLUICE_EIO, 0, "%s: cannot open", c->body_file);
     call_free(c); /* before its timer exists */

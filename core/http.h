@@ -19,12 +19,27 @@ struct http_engine;
 struct http_engine *http_engine_new(uv_loop_t *loop);
 void http_engine_free(struct http_engine *e);
 
-/* Starts req.  released(owner) runs after on_done has returned (the
- * caller's count of outstanding work).  0, or a negative code with err
- * (nothing else happens then). */
+/* Who a call is for: the host's side of a request, which the plugin's
+ * struct sluice_http_request does not carry. */
+struct http_caller {
+  /* released(owner) runs after on_done has returned (the caller's count
+   * of outstanding work); may be NULL. */
+  void (*released)(void *owner);
+  void *owner;
+  /* Counts the attempts this caller's calls sent again (the run record's
+   * http_retries); may be NULL.  Must outlive the call. */
+  uint64_t *retries;
+  /* The connection's "insecure_skip_tls_verify": neither the peer's
+   * certificate nor its name is checked.  Off unless a pipeline file asks
+   * for it, per connection. */
+  int insecure_skip_tls_verify;
+};
+
+/* Starts req for caller (NULL: nobody to tell, verified TLS).  0, or a
+ * negative code with err (nothing else happens then). */
 int http_start(struct http_engine *e, const struct sluice_http_request *req,
-               void (*released)(void *owner), void *owner,
-               struct sluice_http_call **call, struct sluice_error *err);
+               const struct http_caller *caller, struct sluice_http_call **call,
+               struct sluice_error *err);
 void http_cancel(struct sluice_http_call *call);
 void http_resume(struct sluice_http_call *call);
 /* The i-th value of a header that may repeat, or NULL. */

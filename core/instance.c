@@ -268,9 +268,15 @@ static int host_http_request(struct sluice_instance *ins,
                              struct sluice_error *err)
 {
   int rc;
+  struct http_caller caller = {
+      .released = http_released,
+      .owner = ins,
+      .retries = &ins->http_retries,
+      .insecure_skip_tls_verify = ins->insecure_skip_tls_verify,
+  };
 
   ins->pending++;
-  rc = http_start(run_http(ins->run), req, http_released, ins, call, err);
+  rc = http_start(run_http(ins->run), req, &caller, call, err);
   if (rc < 0)
     ins->pending--;
   return rc;
@@ -377,7 +383,7 @@ int instance_init(struct sluice_instance *ins, struct run *run,
   };
   cfg_bind(&a, &d);
   if (connection != NULL && lp->desc.connection_config != NULL) {
-    static const char *const conn_keys[] = {"type", NULL};
+    static const char *const conn_keys[] = {"type", CONN_INSECURE_KEY, NULL};
     a.map = lp->desc.connection_config;
     a.obj = connection;
     a.path = connection_path;
@@ -388,6 +394,17 @@ int instance_init(struct sluice_instance *ins, struct run *run,
     rc = sluice_error_set(err, SLUICE_EINVAL, 0, "%s", d.v[0]);
     diag_free(&d);
     return rc;
+  }
+  /* The one way to turn TLS verification off: said on every run, so
+   * nobody forgets a connection that has it. */
+  if (connection != NULL &&
+      json_is_true(json_object_get(connection, CONN_INSECURE_KEY))) {
+    ins->insecure_skip_tls_verify = 1;
+    log_msg(SLUICE_LOG_WARN, ins->log_context,
+            "%s.%s is true: TLS certificates and host names are NOT "
+            "verified for this connection's requests",
+            connection_path ? connection_path : "connection",
+            CONN_INSECURE_KEY);
   }
   rc = lp->desc.init(ins, &host_table, ins->ctx, err);
   if (rc < 0) {

@@ -27,6 +27,8 @@ struct sluice_instance {
   uint64_t counters[5];        /* enum sluice_counter */
   json_t *state;               /* the key-value state, loaded on first use */
   char *state_path;
+  uint64_t http_retries;        /* attempts its HTTP calls sent again */
+  int insecure_skip_tls_verify; /* its connection's TLS escape hatch */
 };
 
 extern const struct sluice_host host_table;

@@ -206,7 +206,7 @@ void notify_send(struct http_engine *e, const struct notify *n,
   req.timeout_ms = 30000;
   req.on_done = on_notified;
   req.arg = k;
-  if (k->body == NULL || http_start(e, &req, NULL, NULL, NULL, &err) < 0) {
+  if (k->body == NULL || http_start(e, &req, NULL, NULL, &err) < 0) {
     log_msg(SLUICE_LOG_WARN, rec->pipeline, "notification not sent: %s",
             k->body ? err.message : "out of memory");
     free(k->body);

@@ -440,6 +440,12 @@ static void load_connections(json_t *conns, struct diags *d)
     }
     if (!json_is_string(json_object_get(c, "type")))
       diag_add(d, sub, "missing \"type\" (e.g. \"salesforce\", \"snowflake\")");
+    json_t *insecure = json_object_get(c, CONN_INSECURE_KEY);
+    if (insecure != NULL && !json_is_boolean(insecure)) {
+      char key[512];
+      diag_add(d, path_key(key, sizeof key, sub, CONN_INSECURE_KEY),
+               "expected true or false");
+    }
   }
 }
 
@@ -564,7 +570,8 @@ static void resolve_endpoint(struct pipeline_file *pf, struct endpoint *ep,
   };
   cfg_bind(&a, d);
   if (lp->desc.connection_type != NULL) {
-    static const char *const conn_host_keys[] = {"type", NULL};
+    static const char *const conn_host_keys[] = {"type", CONN_INSECURE_KEY,
+                                                 NULL};
     const char *type;
     if (ep->connection == NULL) {
       if (ep->connection_name == NULL)

@@ -14,6 +14,10 @@
 
 #define PIPELINE_FILE_VERSION 1
 
+/* A host key of every connection (beside "type"): TLS verification off
+ * for that connection's requests only.  Boolean, default false. */
+#define CONN_INSECURE_KEY "insecure_skip_tls_verify"
+
 struct endpoint {
   char *path;                         /* "pipelines[0].source" */
   const char *plugin_name;            /* borrowed from the JSON tree */

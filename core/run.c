@@ -83,6 +83,7 @@ struct run {
   uint64_t rows_pending, deleted_pending, rows_delivered, rows_deleted;
   uint64_t batches, pauses; /* where time goes: many pauses = slow sink */
   uint64_t src_counts[5], dst_counts[5]; /* kept from the instances' end */
+  uint64_t http_retries;                 /* both instances', likewise */
   struct sluice_error err;
   struct sluice_buf warnings; /* for the run record, one a line */
   unsigned nwarnings;
@@ -688,6 +689,7 @@ static void write_run_record(struct run *r, enum run_status status)
   rec.bytes_out = r->dst_counts[SLUICE_COUNT_BYTES_OUT];
   rec.api_calls = r->src_counts[SLUICE_COUNT_API_CALLS] +
                   r->dst_counts[SLUICE_COUNT_API_CALLS];
+  rec.http_retries = r->http_retries;
   /* Borrowed: the record is written and dropped here, never freed. */
   rec.error = r->failed ? r->err.message : NULL;
   rec.checkpoint = r->saved_checkpoint;
@@ -768,6 +770,7 @@ static void destroy_instances(struct run *r)
 {
   memcpy(r->src_counts, r->src.counters, sizeof r->src_counts);
   memcpy(r->dst_counts, r->dst.counters, sizeof r->dst_counts);
+  r->http_retries = r->src.http_retries + r->dst.http_retries;
   instance_destroy(&r->src);
   instance_destroy(&r->dst);
 }

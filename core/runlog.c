@@ -295,6 +295,8 @@ json_t *runlog_record_to_json(const struct run_record *r)
   bad |= json_object_set_new(o, "bytes_in", runlog_json_count(r->bytes_in));
   bad |= json_object_set_new(o, "bytes_out", runlog_json_count(r->bytes_out));
   bad |= json_object_set_new(o, "api_calls", runlog_json_count(r->api_calls));
+  bad |= json_object_set_new(o, "http_retries",
+                             runlog_json_count(r->http_retries));
   bad |= json_object_set_new(o, "source", runlog_json_text(r->source));
   bad |=
       json_object_set_new(o, "destination", runlog_json_text(r->destination));
@@ -505,6 +507,7 @@ static bool runlog_record_from_json(json_t *o, struct run_record *r)
          runlog_get_count(o, "bytes_in", &r->bytes_in) &&
          runlog_get_count(o, "bytes_out", &r->bytes_out) &&
          runlog_get_count(o, "api_calls", &r->api_calls) &&
+         runlog_get_count(o, "http_retries", &r->http_retries) &&
          runlog_get_text(o, "error", &r->error) &&
          runlog_get_text(o, "checkpoint", &r->checkpoint) &&
          runlog_get_text(o, "source", &r->source) &&

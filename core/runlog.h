@@ -9,7 +9,8 @@
  *    "status":"succeeded","start":"2026-11-23T03:17:00.123Z",
  *    "end":"2026-11-23T03:17:04.456Z","duration_ms":4333,"rows_read":10,
  *    "rows_written":10,"rows_rejected":0,"rows_deleted":0,"bytes_in":2048,
- *    "bytes_out":1900,"api_calls":3,"source":"csv-file",
+ *    "bytes_out":1900,"api_calls":3,"http_retries":0,
+ *    "source":"csv-file",
  *    "destination":"postgres","error":null,"checkpoint":"{\"offset\":10}"}
  */
 #ifndef SLUICE_CORE_RUNLOG_H
@@ -50,6 +51,9 @@ struct run_record {
   enum run_status status;
   uint64_t rows_read, rows_written, rows_rejected, rows_deleted;
   uint64_t bytes_in, bytes_out, api_calls;
+  /* HTTP attempts sent again after a 429, a 5xx, a reset or a timeout:
+   * a run that succeeded "after retries" says so here. */
+  uint64_t http_retries;
   char *error;      /* the first error, or NULL */
   char *checkpoint; /* the checkpoint after the run (opaque), or NULL */
   char *source;     /* plugin names, or NULL */

@@ -379,8 +379,10 @@ static void fault_quote_in_field(struct sluice_csv_reader *r, uint64_t line,
 
 static void fault_too_long(struct sluice_csv_reader *r)
 {
-  snprintf(r->reason, sizeof r->reason, "line %llu: record exceeds %zu bytes",
-           (unsigned long long)r->rec_line, r->max_record);
+  /* The field being read when the limit was reached: where to look. */
+  snprintf(r->reason, sizeof r->reason,
+           "line %llu, field %zu: record exceeds %zu bytes",
+           (unsigned long long)r->rec_line, r->nfields + 1, r->max_record);
 }
 
 /* --- the state machine ----------------------------------------------- */

@@ -54,8 +54,9 @@ struct sluice_http_call; /* host-owned; valid until its on_done returns */
 /* --- HTTP on the loop --------------------------------------------------
  * One request, asynchronous, its response streamed.  The host owns
  * connections (keep-alive, HTTP/2 where offered, gzip, proxies from the
- * usual environment variables), TLS (always verified), timeouts, retries
- * with backoff and jitter (Retry-After honoured) and per-key AIMD rate
+ * usual environment variables), TLS (verified, unless the pipeline file
+ * sets the connection's insecure_skip_tls_verify), timeouts, retries with
+ * backoff and jitter (Retry-After honoured) and per-key AIMD rate
  * limiting.  Retries happen only before anything of the response reached
  * the plugin, and only for requests safe to resend: GET, HEAD, PUT,
  * DELETE, or any request flagged SLUICE_HTTP_RETRY_SAFE. */

@@ -51,6 +51,13 @@ struct b2_ctx {
 
 /* --- sf_bulk2_job.c --- */
 /* "query" or "ingest" jobs. */
+/* --- sf_bulk2_text.c --- */
+/* One value of Bulk CSV text (s, len; not empty) into column col of row,
+ * typed as sf_query.c types the same field in REST JSON.  0, SLUICE_EDATA
+ * when the text is not of the field's type, or SLUICE_ENOMEM. */
+int b2_set_text(struct sluice_batch *bt, size_t row, size_t col,
+                const struct sf_field *f, const char *s, size_t len);
+
 struct b2_job_poll;
 /* POST /jobs/{kind} with body (JSON text, copied); cb gets the job info. */
 int b2_job_create(struct sf_ctx *c, const char *kind, const char *body,

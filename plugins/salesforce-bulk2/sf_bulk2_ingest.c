@@ -865,6 +865,17 @@ static void on_closed(void *arg, int status, json_t *info,
 
   (void)info;
   in->call = NULL;
+  if (status < 0 && err != NULL &&
+      strstr(err->message, "INVALIDJOBSTATE") != NULL) {
+    /* The PATCH is resent when its answer is lost (a reset): the first
+     * one was applied, and the service refuses to close a job twice.
+     * Whatever closed it, polling tells where the job is (an Aborted or
+     * Failed job fails the run there). */
+    SLUICE_LOG_I(in->c->host, in->c->ins,
+                 "%s: ingest job %s is no longer Open (%s): following it",
+                 in->c->object, in->job, err->message);
+    status = 0;
+  }
   if (status < 0) {
     e = *err;
     sluice_error_prefix(&e, "%s: closing ingest job %s", in->c->object,

@@ -362,65 +362,6 @@ static void see_cursor(struct b2_query *q, const struct sluice_csv_field *f)
   }
 }
 
-/* One value of Bulk CSV text into the row, typed as sf_query.c types the
- * same field in REST JSON. */
-static int set_text(struct sluice_batch *bt, size_t row, size_t col,
-                    const struct sf_field *f, const char *s, size_t len)
-{
-  struct sluice_buf dec = SLUICE_BUF_INIT;
-  int64_t i64, us;
-  int32_t days;
-  double d;
-  int v, rc;
-
-  switch (f->type) {
-  case SLUICE_TYPE_BOOL:
-    if (len == 4 && memcmp(s, "true", 4) == 0)
-      return sluice_batch_set_bool(bt, row, col, 1);
-    if (len == 5 && memcmp(s, "false", 5) == 0)
-      return sluice_batch_set_bool(bt, row, col, 0);
-    if (sluice_parse_bool(s, len, &v) == 0)
-      return sluice_batch_set_bool(bt, row, col, v);
-    return SLUICE_EDATA;
-  case SLUICE_TYPE_INT64:
-    if (sluice_parse_int64(s, len, &i64) == 0)
-      return sluice_batch_set_int64(bt, row, col, i64);
-    /* "12.0" in an int field (contract 4.3: Estuary falls back) */
-    if (sluice_parse_double(s, len, &d) == 0 && d == (double)(int64_t)d &&
-        d > -9.2e18 && d < 9.2e18)
-      return sluice_batch_set_int64(bt, row, col, (int64_t)d);
-    return SLUICE_EDATA;
-  case SLUICE_TYPE_DOUBLE:
-    if (sluice_parse_double(s, len, &d) == 0)
-      return sluice_batch_set_double(bt, row, col, d);
-    return SLUICE_EDATA;
-  case SLUICE_TYPE_DECIMAL:
-    rc = sluice_parse_decimal(s, len, f->precision, f->scale, &dec);
-    if (rc == 0)
-      rc = sluice_batch_set_decimal(bt, row, col, dec.data ? dec.data : "0",
-                                    dec.len ? dec.len : 1);
-    else
-      rc = SLUICE_EDATA;
-    sluice_buf_free(&dec);
-    return rc;
-  case SLUICE_TYPE_DATE:
-    if (sluice_parse_date(s, len, &days) == 0)
-      return sluice_batch_set_date(bt, row, col, days);
-    return SLUICE_EDATA;
-  case SLUICE_TYPE_TIMESTAMP:
-    if (sluice_parse_timestamp(s, len, &us) == 0)
-      return sluice_batch_set_timestamp(bt, row, col, us);
-    return SLUICE_EDATA;
-  case SLUICE_TYPE_TIME:
-    if (len > 0 && s[len - 1] == 'Z') /* the time of day, in UTC */
-      len--;
-    if (sluice_parse_time(s, len, &us) == 0)
-      return sluice_batch_set_time(bt, row, col, us);
-    return SLUICE_EDATA;
-  default: return sluice_batch_set_string(bt, row, col, s, len);
-  }
-}
-
 static char *copy_slice(const char *p, size_t n)
 {
   char *s = malloc(n + 1);
@@ -572,7 +513,7 @@ static int on_record(void *arg, const struct sluice_csv_field *f, size_t n,
     long k = q->colmap[i];
     if (k < 0 || f[i].len == 0) /* empty: null (section 4.3) */
       continue;
-    rc = set_text(q->cur, row, (size_t)k, &q->fields[k], f[i].ptr, f[i].len);
+    rc = b2_set_text(q->cur, row, (size_t)k, &q->fields[k], f[i].ptr, f[i].len);
     if (rc < 0) {
       const struct sluice_csv_field *id = q->col_id >= 0 ? &f[q->col_id] : NULL;
       sluice_batch_drop_last_row(q->cur);

@@ -34,6 +34,9 @@ static const struct sluice_config_entry cdc_config[] = {
      "(as salesforce-rest)"},
     {"batch_size", SLUICE_CFG_INT, 0, "2000", NULL, SF(batch_size),
      "records a REST query page (200-2000)"},
+    {"max_value_bytes", SLUICE_CFG_SIZE, 0, "1M", NULL, SF(max_value_bytes),
+     "the longest text value read; a longer one fails the run naming the "
+     "record and the field (0: no limit)"},
     {"mode", SLUICE_CFG_ENUM, 0, "drain", "drain|stream",
      offsetof(struct cdc_ctx, mode),
      "drain: read the changes there are now, then end the run (scheduled "

@@ -234,7 +234,8 @@ static int record_row(struct cdc_rows *r, json_t *rec, struct sluice_error *err)
 
   if ((rc = batch_ready(r, err)) < 0)
     return rc;
-  return sf_query_record_to_row(r->f, r->nf, rec, r->b, err);
+  return sf_query_record_to_row(r->f, r->nf, rec,
+                                (size_t)r->x->b2.sf.max_value_bytes, r->b, err);
 }
 
 /* A CREATE or UNDELETE event as a REST-shaped record: the header dropped,

@@ -75,6 +75,7 @@ struct sf_ctx {
   int64_t lookback_ms;
   int include_deleted;
   int64_t batch_size;
+  int64_t max_value_bytes;
   int hard_deletes;
   const char *compound_fields; /* flatten | json | skip */
 
@@ -270,6 +271,15 @@ struct sf_tap {
        NULL,                                                                   \
        offsetof(struct sf_ctx, batch_size),                                    \
        "records a query page (Sforce-Query-Options batchSize, 200-2000)"},     \
+      {"max_value_bytes",                                                      \
+       SLUICE_CFG_SIZE,                                                        \
+       SF_SRC,                                                                 \
+       "1M",                                                                   \
+       NULL,                                                                   \
+       offsetof(struct sf_ctx, max_value_bytes),                               \
+       "the largest text value a REST query record may hold (Salesforce's "    \
+       "longest text field holds 131,072 characters); a larger one fails "     \
+       "the run naming the record and the field"},                             \
   {                                                                            \
     "hard_deletes", SLUICE_CFG_BOOL, SF_SRC, "false", NULL,                    \
         offsetof(struct sf_ctx, hard_deletes),                                 \
@@ -387,9 +397,11 @@ int sf_query_soql(struct sf_ctx *c, const struct sf_field *f, size_t n,
 int sf_query_first_path(struct sf_ctx *c, const char *soql,
                         struct sluice_buf *out);
 /* Appends one record (a JSON object of a query page) to batch b as a row
- * (DELETE when its IsDeleted is true).  Fails naming the field. */
+ * (DELETE when its IsDeleted is true).  Fails naming the field, also for
+ * a text value longer than max_value bytes (0: no limit). */
 int sf_query_record_to_row(const struct sf_field *f, size_t n, json_t *rec,
-                           struct sluice_batch *b, struct sluice_error *err);
+                           size_t max_value, struct sluice_batch *b,
+                           struct sluice_error *err);
 /* Writes a datetime as a SOQL literal: "2024-05-01T12:00:00Z" (whole
  * seconds, rounded down). */
 void sf_query_datetime_literal(int64_t us, char *out, size_t outlen);

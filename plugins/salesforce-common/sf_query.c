@@ -195,7 +195,8 @@ static int set_value(struct sluice_batch *b, size_t row, size_t col,
 }
 
 int sf_query_record_to_row(const struct sf_field *f, size_t n, json_t *rec,
-                           struct sluice_batch *b, struct sluice_error *err)
+                           size_t max_value, struct sluice_batch *b,
+                           struct sluice_error *err)
 {
   enum sluice_op op = json_is_true(json_object_get(rec, "IsDeleted"))
                           ? SLUICE_OP_DELETE
@@ -213,6 +214,16 @@ int sf_query_record_to_row(const struct sf_field *f, size_t n, json_t *rec,
     json_t *v = json_object_get(rec, f[i].name);
     if (v == NULL || json_is_null(v))
       continue; /* rows start all null */
+    if (max_value > 0 && json_is_string(v) &&
+        json_string_length(v) > max_value) {
+      const char *id = json_string_value(json_object_get(rec, "Id"));
+      sluice_batch_drop_last_row(b);
+      return sluice_error_set(err, SLUICE_EDATA, 0,
+                              "record %s: field %s (%s): a value of %zu bytes, "
+                              "over max_value_bytes (%zu)",
+                              id ? id : "(no Id)", f[i].name, f[i].sf_type,
+                              json_string_length(v), max_value);
+    }
     rc = set_value(b, row, i, &f[i], v, err, &why);
     if (rc < 0) {
       char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);

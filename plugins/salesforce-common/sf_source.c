@@ -192,7 +192,9 @@ static int page_to_batches(struct sf_source *s, json_t *records,
         return sluice_error_set(err, SLUICE_ENOMEM, 0, "out of memory");
       sluice_batch_set_first_record(b, s->records + 1);
     }
-    if ((rc = sf_query_record_to_row(s->fields, s->nfields, rec, b, err)) < 0) {
+    if ((rc = sf_query_record_to_row(s->fields, s->nfields, rec,
+                                     (size_t)s->c->max_value_bytes, b, err)) <
+        0) {
       sluice_batch_unref(b);
       return rc;
     }

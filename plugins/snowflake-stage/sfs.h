@@ -99,6 +99,14 @@ int sfs_s3_next_key(const char *body, size_t len, size_t *pos, char *key,
 /* Stops a request: its cb is never called. */
 void sfs_s3_cancel(struct sfs_s3_req *q);
 
+/* --- sfs_copyres.c: one COPY INTO's result (pure, fuzzed) --- */
+/* Checks the result body of a COPY INTO table from @stage/rel: one row a
+ * file, each LOADED, rows_loaded a count.  Adds the rows to *loaded.
+ * Returns 0, or a negative code with err naming the file, the line and
+ * the column of a bad row (or what is wrong with the result). */
+int sfs_copy_result(json_t *body, const char *table, const char *stage,
+                    const char *rel, int64_t *loaded, struct sluice_error *err);
+
 /* --- sfs_copy.c --- */
 struct sfs_copy;
 /* status 0 with every file LOADED and rows_loaded == expect_rows, or < 0

@@ -48,39 +48,13 @@ static void finish(struct sfs_copy *k, int status,
   cb(arg, status, loaded, status == 0 ? NULL : err);
 }
 
-/* The index of the rowType column named name, or -1. */
-static long column_index(json_t *body, const char *name)
-{
-  json_t *rt = json_object_get(json_object_get(body, "resultSetMetaData"),
-                               "rowType"),
-         *col;
-  size_t i;
-
-  json_array_foreach(rt, i, col)
-  {
-    const char *n = json_string_value(json_object_get(col, "name"));
-    if (n != NULL && strcasecmp(n, name) == 0)
-      return (long)i;
-  }
-  return -1;
-}
-
-static const char *cell(json_t *row, long i)
-{
-  const char *v =
-      i < 0 ? NULL : json_string_value(json_array_get(row, (size_t)i));
-  return v ? v : "";
-}
-
 static void on_copy(void *arg, int status, json_t *body,
                     const struct sluice_error *err)
 {
   struct sfs_copy *k = arg;
   struct sfk_ctx *c = &k->s->k;
   struct sluice_error e = {0};
-  json_t *data = json_object_get(body, "data"), *row;
-  long ifile, istatus, iloaded, ierr, iline, ichar, icol;
-  size_t i;
+  json_t *data = json_object_get(body, "data");
 
   k->call = NULL;
   if (status < 0) {
@@ -92,36 +66,10 @@ static void on_copy(void *arg, int status, json_t *body,
     finish(k, status, &e);
     return;
   }
-  ifile = column_index(body, "file");
-  istatus = column_index(body, "status");
-  iloaded = column_index(body, "rows_loaded");
-  ierr = column_index(body, "first_error");
-  iline = column_index(body, "first_error_line");
-  ichar = column_index(body, "first_error_character");
-  icol = column_index(body, "first_error_column_name");
-  if (ifile < 0 || iloaded < 0) {
-    /* "Copy executed with 0 files processed.": the files were loaded
-     * into this table before, which a fresh staging table never has. */
-    status = sluice_error_set(
-        &e, SLUICE_EPROTO, 0,
-        "COPY INTO %s from @%s/%s loaded no file (%s): the files of this "
-        "commit were not found or were loaded before",
-        k->table, k->s->stage, k->rel, cell(json_array_get(data, 0), 0));
+  status = sfs_copy_result(body, k->table, k->s->stage, k->rel, &k->loaded, &e);
+  if (status < 0) {
     finish(k, status, &e);
     return;
-  }
-  json_array_foreach(data, i, row)
-  {
-    if (strcmp(cell(row, istatus), "LOADED") != 0) {
-      status = sluice_error_set(
-          &e, SLUICE_EDATA, 0,
-          "COPY INTO %s: file %s: %s: %s (line %s, character %s, column %s)",
-          k->table, cell(row, ifile), cell(row, istatus), cell(row, ierr),
-          cell(row, iline), cell(row, ichar), cell(row, icol));
-      finish(k, status, &e);
-      return;
-    }
-    k->loaded += strtoll(cell(row, iloaded), NULL, 10);
   }
   k->copied += json_array_size(data);
   SLUICE_LOG_D(c->host, c->ins, "COPY INTO %s: %zu files loaded", k->table,

@@ -4,8 +4,8 @@
 # (read again from the first page, every record once; a second expiry
 # fails), purged results (a new job), a SIGTERM mid-extract resumed at the
 # committed page of the same job, a total that falls short of the job's
-# numberRecordsProcessed, and an ingest job left Open by a failed run,
-# aborted by the next.
+# numberRecordsProcessed, an ingest job left Open by a failed run,
+# aborted by the next, and the answer to UploadComplete lost on the way.
 . "$TOP_SRCDIR/tests/e2e/lib.sh"
 
 SFEMU_ACCOUNTS=3000
@@ -251,5 +251,18 @@ expect_exit 0 "$SLUICE" run open.json --once
 expect_in err.txt "ingest job $OJOB, left Open by an earlier run: aborted"
 check_eq "$(job_field "$OJOB" state)" Aborted "the job left Open"
 expect_not_in state/open.destination.state.json "$OJOB"
+
+# --- 7. the answer to UploadComplete lost (reset mid-body): the PATCH was
+# applied, so the resend finds the job no longer Open; the run goes on ----
+printf 'key,Score__c\nR-1,1.00\nR-2,2.00\n' >open.csv
+rm -rf state
+ctl POST /faults '{"kind": "reset_mid_body", "count": 1, "method": "PATCH",
+  "path_prefix": "/services/data/v'$V'/jobs/ingest/"}' >/dev/null
+expect_exit 0 "$SLUICE" run open.json --once
+expect_in err.txt "no longer Open"
+check_eq "$(ctl GET /faults | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["pending"]))')" 0 "the reset fired"
+RJOB=$(ctl GET /bulk/jobs | python3 -c 'import json,sys
+print([x["id"] for x in json.load(sys.stdin)["jobs"] if x["kind"] == "ingest"][-1])')
+check_eq "$(job_field "$RJOB" state)" JobComplete "the job whose UploadComplete answer was lost"
 
 done_ok

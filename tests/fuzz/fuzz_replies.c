@@ -81,7 +81,7 @@ static void salesforce(json_t *j)
   json_array_foreach(json_object_get(j, "records"), i, rec)
   {
     size_t before = b ? sluice_batch_nrows(b) : 0;
-    if (b && sf_query_record_to_row(fields, n, rec, b, &err) < 0 &&
+    if (b && sf_query_record_to_row(fields, n, rec, 64, b, &err) < 0 &&
         sluice_batch_nrows(b) != before)
       abort();
   }

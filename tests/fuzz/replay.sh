@@ -5,7 +5,7 @@
 set -u
 : "${TOP_BUILDDIR:?run through make check}" "${TOP_SRCDIR:?}"
 rc=0
-for t in csv quote replies pipeline cometd; do
+for t in csv quote replies pipeline cometd bulk2 copy; do
   bin="$TOP_BUILDDIR/tests/fuzz/fuzz_$t"
   [ -x "$bin" ] || { echo "no $bin"; rc=1; continue; }
   if "$bin" -help=1 >/dev/null 2>&1; then

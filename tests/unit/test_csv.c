@@ -390,17 +390,20 @@ static void test_max_record_bytes(void **state)
   expect_parse(&opt, 0, "01234,6789\r\n", "L1 R1 O0: 5:01234| 4:6789|\n");
   expect_parse(&opt, 0, "\"12345678\"\n", "L1 R1 O0: q8:12345678|\n");
   expect_parse(&opt, 0, "012345678,\n", "L1 R1 O0: 9:012345678| 0:|\n");
-  expect_parse(&opt, 0, "a\n0123456789A\n",
-               "L1 R1 O0: 1:a|\nERR -11 line 2: record exceeds 10 bytes\n");
+  expect_parse(
+      &opt, 0, "a\n0123456789A\n",
+      "L1 R1 O0: 1:a|\nERR -11 line 2, field 1: record exceeds 10 bytes\n");
   expect_parse(&opt, 0, "0123456789,\n",
-               "ERR -11 line 1: record exceeds 10 bytes\n");
-  expect_parse(&opt, 1, "x\n\"01234567\n9\"\nok\n",
-               "L1 R1 O0: 1:x|\n"
-               "BAD L2 R2 O2: 10:\"01234567\\x0a (line 2: record exceeds "
-               "10 bytes)\nL4 R3 O15: 2:ok|\n");
-  expect_parse(&opt, 1, "0123456789abcdefghij\nok\n",
-               "BAD L1 R1 O0: 10:0123456789 (line 1: record exceeds 10 "
-               "bytes)\nL2 R2 O21: 2:ok|\n");
+               "ERR -11 line 1, field 1: record exceeds 10 bytes\n");
+  expect_parse(
+      &opt, 1, "x\n\"01234567\n9\"\nok\n",
+      "L1 R1 O0: 1:x|\n"
+      "BAD L2 R2 O2: 10:\"01234567\\x0a (line 2, field 1: record exceeds "
+      "10 bytes)\nL4 R3 O15: 2:ok|\n");
+  expect_parse(
+      &opt, 1, "0123456789abcdefghij\nok\n",
+      "BAD L1 R1 O0: 10:0123456789 (line 1, field 1: record exceeds 10 "
+      "bytes)\nL2 R2 O21: 2:ok|\n");
 
   opt.max_record_bytes = 0;
   {
@@ -415,7 +418,8 @@ static void test_max_record_bytes(void **state)
     big[n] = '\n';
     got = parse_once(NULL, 0, big, n + 1, &rc);
     assert_int_equal(rc, SLUICE_EDATA);
-    assert_string_equal(got, "ERR -11 line 1: record exceeds 16777216 bytes\n");
+    assert_string_equal(
+        got, "ERR -11 line 1, field 1: record exceeds 16777216 bytes\n");
     free(got);
     got = parse_once(NULL, 0, big, n - 1, &rc);
     assert_int_equal(rc, 0);

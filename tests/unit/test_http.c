@@ -101,8 +101,9 @@ static void run_until_done(struct result *res)
   uv_run(&loop, UV_RUN_NOWAIT);
 }
 
-static void request(const char *method, const char *path,
-                    struct sluice_http_request *req, struct result *res)
+static void request_as(const char *method, const char *path,
+                       struct sluice_http_request *req, struct result *res,
+                       const struct http_caller *caller)
 {
   char url[256];
   struct sluice_error err = {0};
@@ -115,9 +116,15 @@ static void request(const char *method, const char *path,
     req->ca_file = ca_file;
   req->on_done = on_done;
   req->arg = res;
-  assert_int_equal(http_start(engine, req, NULL, NULL, &res->call, &err), 0);
+  assert_int_equal(http_start(engine, req, caller, &res->call, &err), 0);
   run_until_done(res);
   assert_int_equal(res->done, 1); /* exactly once */
+}
+
+static void request(const char *method, const char *path,
+                    struct sluice_http_request *req, struct result *res)
+{
+  request_as(method, path, req, res, NULL);
 }
 
 static long count_of(const char *path)
@@ -313,7 +320,7 @@ static void cancel_ends_once(void **state)
   req.ca_file = ca_file;
   req.on_done = on_done;
   req.arg = &res;
-  assert_int_equal(http_start(engine, &req, NULL, NULL, &res.call, &err), 0);
+  assert_int_equal(http_start(engine, &req, NULL, &res.call, &err), 0);
   uv_timer_init(&loop, &t);
   t.data = &res;
   uv_timer_start(&t, cancel_soon, 200, 0);
@@ -333,6 +340,44 @@ static void tls_is_verified(void **state)
   request("GET", "/ok", &req, &res);
   assert_true(res.status < 0);
   assert_int_equal(res.http, 0);
+
+  /* Not retried (it cannot get better), and the message says why. */
+  struct sluice_http_request again = {.ca_file =
+                                          "/etc/ssl/certs/ca-certificates.crt"};
+  struct result res2 = {0};
+  request("GET", "/ok", &again, &res2);
+  assert_true(res2.status < 0);
+  assert_int_equal(res2.attempts, 1);
+  assert_non_null(strstr(res2.err.message, "TLS: "));
+  assert_non_null(strstr(res2.err.message,
+                         "did not verify against "
+                         "/etc/ssl/certs/ca-certificates.crt"));
+
+  /* A connection's insecure_skip_tls_verify: the same request succeeds,
+   * and the caller counts no retry. */
+  uint64_t retries = 0;
+  struct http_caller insecure = {.retries = &retries,
+                                 .insecure_skip_tls_verify = 1};
+  struct sluice_http_request req3 = {.ca_file =
+                                         "/etc/ssl/certs/ca-certificates.crt"};
+  struct result res3 = {0};
+  request_as("GET", "/ok", &req3, &res3, &insecure);
+  assert_int_equal(res3.status, 0);
+  assert_int_equal(res3.http, 200);
+  assert_int_equal(retries, 0);
+}
+
+static void buffered_answers_are_bounded(void **state)
+{
+  /* A body past max_buffered fails, naming the request and the limit. */
+  struct sluice_http_request req = {.max_buffered = 1000};
+  struct result res = {0};
+  (void)state;
+  request("GET", "/big?n=100000", &req, &res);
+  assert_int_equal(res.status, SLUICE_EPROTO);
+  assert_non_null(strstr(res.err.message, "GET "));
+  assert_non_null(strstr(res.err.message, "/big: the answer (HTTP 200) is "
+                                          "larger than 1000 bytes"));
 }
 
 static void rate_limit_paces_requests(void **state)
@@ -354,8 +399,7 @@ static void rate_limit_paces_requests(void **state)
     req[i].rate_key = "paced";
     req[i].on_done = on_done;
     req[i].arg = &res[i];
-    assert_int_equal(
-        http_start(engine, &req[i], NULL, NULL, &res[i].call, &err), 0);
+    assert_int_equal(http_start(engine, &req[i], NULL, &res[i].call, &err), 0);
   }
   for (int i = 0; i < 5; i++)
     run_until_done(&res[i]);
@@ -477,6 +521,7 @@ int main(void)
       cmocka_unit_test(stalls_time_out),
       cmocka_unit_test(cancel_ends_once),
       cmocka_unit_test(tls_is_verified),
+      cmocka_unit_test(buffered_answers_are_bounded),
       cmocka_unit_test(rate_limit_paces_requests),
       cmocka_unit_test(budget_is_shared_by_rate_key),
       cmocka_unit_test(aws_sigv4_signs),

@@ -171,6 +171,7 @@ static void test_append_writes_one_exact_line(void **state)
       "\"end\":\"2026-11-23T03:17:04.456Z\",\"duration_ms\":4333,"
       "\"rows_read\":10,\"rows_written\":11,\"rows_rejected\":12,"
       "\"rows_deleted\":13,\"bytes_in\":14,\"bytes_out\":15,\"api_calls\":16,"
+      "\"http_retries\":0,"
       "\"source\":\"csv-file\",\"destination\":\"postgres\",\"error\":null,"
       "\"checkpoint\":\"{\\\"offset\\\":10}\"}\n");
 }

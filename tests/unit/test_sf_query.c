@@ -114,7 +114,7 @@ static void records_become_typed_rows(void **state)
       "\"SystemModstamp\":\"2024-05-01T12:00:00.000+0000\"}",
       0, NULL);
   (void)state;
-  assert_int_equal(sf_query_record_to_row(fields, NFIELDS, rec, b, &err), 0);
+  assert_int_equal(sf_query_record_to_row(fields, NFIELDS, rec, 0, b, &err), 0);
   assert_int_equal(sluice_batch_op(b, 0), SLUICE_OP_UPSERT);
   v = sluice_batch_value(b, 0, 2); /* exact, at the field's scale */
   assert_int_equal(v->type, SLUICE_TYPE_DECIMAL);
@@ -131,7 +131,7 @@ static void records_become_typed_rows(void **state)
   /* IsDeleted rows (queryAll) are DELETE rows; absent fields stay null. */
   rec =
       json_loads("{\"Id\":\"001000000000002AAA\",\"IsDeleted\":true}", 0, NULL);
-  assert_int_equal(sf_query_record_to_row(fields, NFIELDS, rec, b, &err), 0);
+  assert_int_equal(sf_query_record_to_row(fields, NFIELDS, rec, 0, b, &err), 0);
   assert_int_equal(sluice_batch_op(b, 1), SLUICE_OP_DELETE);
   assert_int_equal(sluice_batch_value(b, 1, 2)->type, SLUICE_TYPE_NULL);
   json_decref(rec);
@@ -140,11 +140,25 @@ static void records_become_typed_rows(void **state)
    * no half row behind. */
   rec = json_loads("{\"Id\":\"001000000000003AAA\",\"IsActive__c\":\"yes\"}", 0,
                    NULL);
-  assert_int_equal(sf_query_record_to_row(fields, NFIELDS, rec, b, &err),
+  assert_int_equal(sf_query_record_to_row(fields, NFIELDS, rec, 0, b, &err),
                    SLUICE_EDATA);
   assert_non_null(strstr(err.message, "record 001000000000003AAA: field "
                                       "IsActive__c (boolean)"));
   assert_int_equal(sluice_batch_nrows(b), 2);
+  json_decref(rec);
+
+  /* A text value over max_value_bytes names the record and the field. */
+  rec = json_loads(
+      "{\"Id\":\"001000000000004AAA\",\"Name\":\"0123456789012345678\"}", 0,
+      NULL);
+  assert_int_equal(sf_query_record_to_row(fields, NFIELDS, rec, 18, b, &err),
+                   SLUICE_EDATA);
+  assert_non_null(strstr(err.message, "record 001000000000004AAA: field Name "
+                                      "(string): a value of 19 bytes, over "
+                                      "max_value_bytes (18)"));
+  assert_int_equal(sluice_batch_nrows(b), 2);
+  assert_int_equal(sf_query_record_to_row(fields, NFIELDS, rec, 19, b, &err),
+                   0);
   json_decref(rec);
   sluice_batch_unref(b);
 }

@@ -152,8 +152,15 @@ class Control:
 
     def do_records(self, method, rest, query, doc):
         if method == "GET":
+            if not rest and query.get("object"):
+                # Every record of one object (deleted ones too), Id order:
+                # for tests that compare a whole destination.
+                table = self.emu.store.table(query["object"][0])
+                if table is None:
+                    raise ControlError(404, "no object %s" % query["object"][0])
+                return {"records": [self._raw(r["Id"]) for r in table.scan(True)]}
             if len(rest) != 1:
-                raise ControlError(404, "GET /__control/records/{id}")
+                raise ControlError(404, "GET /__control/records/{id} or ?object=X")
             return self._raw(rest[0])
         _need(method, "POST")
         ops = doc.get("ops") if "ops" in doc else [doc]
